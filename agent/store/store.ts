@@ -1,0 +1,195 @@
+import type { InfoHashKey } from './infohash.js';
+import { compareRecords, type ProviderRecord } from './record.js';
+
+/** Bounds and timing of a Store. Every number has a default in DEFAULT_STORE_OPTIONS. */
+export interface StoreOptions {
+  /** Records (live and tombstones) expire this long after their last_seen. */
+  readonly ttlMs: number;
+  /** A last_seen further than this in the future is clamped to now. */
+  readonly maxSkewMs: number;
+  /** Providers kept per info hash; past it the oldest record is evicted. */
+  readonly maxProvidersPerInfoHash: number;
+  /** Info hashes kept; a record for a new info hash past it is refused. */
+  readonly maxInfoHashes: number;
+}
+
+/** The defaults: one 90 s TTL for lookups and sweep, 30 s of tolerated clock skew. */
+export const DEFAULT_STORE_OPTIONS: StoreOptions = Object.freeze({
+  ttlMs: 90_000,
+  maxSkewMs: 30_000,
+  maxProvidersPerInfoHash: 1000,
+  maxInfoHashes: 1_000_000,
+});
+
+/** Why a record was refused by the Store. */
+export type RefusalReason = 'expired' | 'provider_limit' | 'info_hash_limit';
+
+/** What merging one record did: it changed the store, changed nothing, or was refused. */
+export type MergeOutcome = 'applied' | 'unchanged' | RefusalReason;
+
+/** Counters of what the Store refused or corrected, for metrics and status. */
+export interface StoreCounters {
+  refused: Record<RefusalReason, number>;
+  /** Records whose future last_seen was clamped to now. */
+  clamped: number;
+  /** Records evicted to make room under max_providers_per_info_hash. */
+  evicted: number;
+}
+
+/** Sizes of a Store at one instant. */
+export interface StoreStats {
+  infoHashes: number;
+  providers: number;
+  tombstones: number;
+}
+
+/** Origins repeat across millions of records; interning keeps one copy of each. */
+const MAX_INTERNED_ORIGINS = 65_536;
+
+/**
+ * The replicated map info hash → providers. Pure: no timers, sockets or clock of
+ * its own; every call that depends on time takes `now` (Unix ms).
+ *
+ * Merge is a state-based CRDT (last-writer-wins register per (info hash, addr),
+ * ordered by `compareRecords`), so replicas that saw the same records in any order
+ * hold the same state. Removals are tombstone records. Everything expires `ttlMs`
+ * after its last_seen: lookups filter on it and `sweep` frees it.
+ */
+export class Store {
+  readonly options: StoreOptions;
+  readonly counters: StoreCounters = {
+    refused: { expired: 0, provider_limit: 0, info_hash_limit: 0 },
+    clamped: 0,
+    evicted: 0,
+  };
+  // Per info hash an unsorted array: with the usual tens of providers a linear scan
+  // beats a Map in both time and memory (the bound keeps the worst case at 1000).
+  private readonly byInfoHash = new Map<InfoHashKey, ProviderRecord[]>();
+  private readonly origins = new Map<string, string>();
+
+  constructor(options: Partial<StoreOptions> = {}) {
+    this.options = { ...DEFAULT_STORE_OPTIONS, ...options };
+  }
+
+  /** Whether a record is still within its TTL at `now`. */
+  isLive(record: ProviderRecord, now: number): boolean {
+    return record.lastSeen + this.options.ttlMs > now;
+  }
+
+  /**
+   * Merges one (already validated) record. A last_seen beyond now + max skew is
+   * clamped to now first; an already expired record is refused so that swept
+   * records are not resurrected by late gossip.
+   */
+  merge(key: InfoHashKey, incoming: ProviderRecord, now: number): MergeOutcome {
+    let lastSeen = incoming.lastSeen;
+    if (lastSeen > now + this.options.maxSkewMs) {
+      lastSeen = now;
+      this.counters.clamped++;
+    }
+    if (lastSeen + this.options.ttlMs <= now) return this.refuse('expired');
+    // A fresh object of one fixed shape: V8 then shares one hidden class across all
+    // records, and the origin string is shared across the records of one agent.
+    const record: ProviderRecord = {
+      addr: incoming.addr,
+      peerId: incoming.peerId,
+      left: incoming.left,
+      lastSeen,
+      origin: this.internOrigin(incoming.origin),
+      removed: incoming.removed,
+    };
+
+    let records = this.byInfoHash.get(key);
+    if (records === undefined) {
+      if (this.byInfoHash.size >= this.options.maxInfoHashes) return this.refuse('info_hash_limit');
+      records = [];
+      this.byInfoHash.set(key, records);
+    }
+    for (let i = 0; i < records.length; i++) {
+      if (records[i].addr === record.addr) {
+        if (compareRecords(record, records[i]) <= 0) return 'unchanged';
+        records[i] = record;
+        return 'applied';
+      }
+    }
+    if (records.length < this.options.maxProvidersPerInfoHash) {
+      records.push(record);
+      return 'applied';
+    }
+    let oldest = 0;
+    for (let i = 1; i < records.length; i++) {
+      if (compareRecords(records[i], records[oldest]) < 0) oldest = i;
+    }
+    if (compareRecords(record, records[oldest]) <= 0) return this.refuse('provider_limit');
+    records[oldest] = record;
+    this.counters.evicted++;
+    return 'applied';
+  }
+
+  /** Live providers of an info hash, newest first (ties by addr), at most `limit` (0 = all). */
+  lookup(key: InfoHashKey, limit: number, now: number): ProviderRecord[] {
+    const records = this.byInfoHash.get(key);
+    if (records === undefined) return [];
+    const live: ProviderRecord[] = [];
+    for (const r of records) if (!r.removed && this.isLive(r, now)) live.push(r);
+    live.sort(newestFirst);
+    return limit > 0 && live.length > limit ? live.slice(0, limit) : live;
+  }
+
+  /** Every unexpired record of an info hash, tombstones included (for replication). */
+  records(key: InfoHashKey, now: number): ProviderRecord[] {
+    const records = this.byInfoHash.get(key);
+    return records === undefined ? [] : records.filter((r) => this.isLive(r, now));
+  }
+
+  /** The info hashes currently held (live or tombstoned records). */
+  keys(): IterableIterator<InfoHashKey> {
+    return this.byInfoHash.keys();
+  }
+
+  /** Frees expired records and empty info hashes. Returns how many records were freed. */
+  sweep(now: number): number {
+    let freed = 0;
+    for (const [key, records] of this.byInfoHash) {
+      let kept = 0;
+      for (let i = 0; i < records.length; i++) {
+        if (this.isLive(records[i], now)) records[kept++] = records[i];
+      }
+      freed += records.length - kept;
+      if (kept === 0) this.byInfoHash.delete(key);
+      else records.length = kept;
+    }
+    return freed;
+  }
+
+  /** Counts of info hashes, live providers and tombstones at `now`. O(records). */
+  stats(now: number): StoreStats {
+    let providers = 0;
+    let tombstones = 0;
+    for (const records of this.byInfoHash.values()) {
+      for (const r of records) {
+        if (!this.isLive(r, now)) continue;
+        if (r.removed) tombstones++;
+        else providers++;
+      }
+    }
+    return { infoHashes: this.byInfoHash.size, providers, tombstones };
+  }
+
+  private refuse(reason: RefusalReason): RefusalReason {
+    this.counters.refused[reason]++;
+    return reason;
+  }
+
+  private internOrigin(origin: string): string {
+    const known = this.origins.get(origin);
+    if (known !== undefined) return known;
+    if (this.origins.size < MAX_INTERNED_ORIGINS) this.origins.set(origin, origin);
+    return origin;
+  }
+}
+
+function newestFirst(a: ProviderRecord, b: ProviderRecord): number {
+  if (a.lastSeen !== b.lastSeen) return b.lastSeen - a.lastSeen;
+  return a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0;
+}

@@ -136,6 +136,11 @@ export class Store {
     return limit > 0 && live.length > limit ? live.slice(0, limit) : live;
   }
 
+  /** The record held for (info hash, addr), live, expired or tombstone; undefined if none. */
+  get(key: InfoHashKey, addr: string): ProviderRecord | undefined {
+    return this.byInfoHash.get(key)?.find((r) => r.addr === addr);
+  }
+
   /** Every unexpired record of an info hash, tombstones included (for replication). */
   records(key: InfoHashKey, now: number): ProviderRecord[] {
     const records = this.byInfoHash.get(key);

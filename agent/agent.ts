@@ -1,0 +1,132 @@
+import type { Logger } from 'pino';
+import type { AgentConfig } from './config.js';
+import { BootstrapPush } from './gossip/bootstrap-push.js';
+import { Replica } from './replica.js';
+import { Store } from './store/store.js';
+import { createControlService } from './transport/control-service.js';
+import { createGrpcServer, type AgentGrpcServer } from './transport/grpc-server.js';
+import { HttpHandler } from './transport/http-handler.js';
+import { createOverlayService } from './transport/overlay-service.js';
+import { PortListener } from './transport/port-listener.js';
+import { VERSION } from './version.js';
+
+/** Longest a connection may take to send its first bytes, ms. */
+const SNIFF_TIMEOUT_MS = 5000;
+/** Simultaneous connections on the agent's port. */
+const MAX_CONNECTIONS = 10_000;
+
+/**
+ * One btoverlay agent: the Store behind a Replica, served on one port (gRPC,
+ * HTTP/1.1, and later the legacy protocol), replicated to other agents.
+ */
+export class Agent {
+  readonly replica: Replica;
+  private readonly grpc: AgentGrpcServer;
+  private readonly http: HttpHandler;
+  private readonly listener: PortListener;
+  private readonly push: BootstrapPush;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopping: Promise<void> | undefined;
+  /** "host:port" other agents dial: --advertise, with the bound port when it was 0. */
+  advertise: string;
+
+  private constructor(
+    readonly config: AgentConfig,
+    readonly log: Logger,
+  ) {
+    const startedAt = Date.now();
+    this.advertise = config.advertise;
+    this.replica = new Replica(new Store(config.store), config.nodeId);
+    this.grpc = createGrpcServer(
+      {
+        overlay: createOverlayService(this.replica, {
+          maxLookupLimit: config.maxLookupLimit,
+          maxGossipBatch: config.maxGossipBatch,
+        }),
+        control: createControlService(this.replica, {
+          version: VERSION,
+          startedAt,
+          listenAddr: () => {
+            const a = this.listener.address();
+            return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+          },
+          advertiseAddr: () => this.advertise,
+        }),
+      },
+      { maxMessageBytes: config.maxMessageBytes },
+    );
+    this.http = new HttpHandler({ requestTimeoutMs: 10_000, maxHeaderBytes: 16 * 1024 });
+    this.listener = new PortListener({
+      host: config.listenHost,
+      port: config.listenPort,
+      sniffTimeoutMs: SNIFF_TIMEOUT_MS,
+      maxConnections: MAX_CONNECTIONS,
+      handlers: {
+        grpc: (socket) => this.grpc.injector.injectConnection(socket),
+        http: this.http.handle,
+      },
+      onReject: (reason) => this.log.debug({ reason }, 'connection rejected'),
+    });
+    this.push = new BootstrapPush(
+      this.replica,
+      config.bootstrap,
+      {
+        intervalMs: config.gossipIntervalMs,
+        fullSyncIntervalMs: config.fullSyncIntervalMs,
+        maxBatch: config.maxGossipBatch,
+        timeoutMs: config.gossipTimeoutMs,
+        maxPending: 100_000,
+        maxMessageBytes: config.maxMessageBytes,
+      },
+      log,
+    );
+  }
+
+  /** Creates the agent, binds its port and starts serving. */
+  static async start(config: AgentConfig, log: Logger): Promise<Agent> {
+    const agent = new Agent(config, log);
+    const addr = await agent.listener.listen();
+    if (agent.advertise.endsWith(':0')) agent.advertise = `${agent.advertise.slice(0, -2)}:${addr.port}`;
+    // Sweep often enough that memory tracks the TTL, rarely enough to stay cheap.
+    const sweepMs = Math.max(250, Math.min(10_000, Math.floor(config.store.ttlMs / 4)));
+    agent.timers.push(setInterval(() => agent.replica.sweep(), sweepMs));
+    agent.push.start();
+    agent.grpc.setServing();
+    log.info(
+      {
+        addr: `${addr.host}:${addr.port}`,
+        advertise: agent.advertise,
+        bootstrap: config.bootstrap,
+        ttl_ms: config.store.ttlMs,
+        version: VERSION,
+      },
+      'listening',
+    );
+    return agent;
+  }
+
+  /** The bound address. */
+  address(): { host: string; port: number } {
+    return this.listener.address();
+  }
+
+  /**
+   * Graceful stop: health goes NOT_SERVING, no new connections are accepted,
+   * in-flight calls finish (up to the configured grace), then everything closes.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info('shutting down');
+      this.grpc.setNotServing();
+      for (const t of this.timers) clearInterval(t);
+      this.push.stop();
+      const closed = this.listener.stopAccepting();
+      this.http.close();
+      await this.grpc.shutdown(this.config.shutdownGraceMs);
+      this.listener.destroyAll();
+      await closed;
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,148 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, InvalidArgumentError } from './errors.js';
+import { parseDuration } from './duration.js';
+import { parseAddr } from './store/record.js';
+import { DEFAULT_STORE_OPTIONS, type StoreOptions } from './store/store.js';
+
+/** Log levels pino understands. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The validated configuration of one agent. Every field has a documented default. */
+export interface AgentConfig {
+  /** Host and port of the one listening socket (gRPC, legacy JSON and HTTP). */
+  readonly listenHost: string;
+  readonly listenPort: number;
+  /** "host:port" other agents dial to reach this one. */
+  readonly advertise: string;
+  /** Other agents ("host:port") this one pushes gossip to. */
+  readonly bootstrap: readonly string[];
+  /** Unique id of this agent in the cluster. */
+  readonly nodeId: string;
+  readonly logLevel: LogLevel;
+  /** Store bounds and timing (TTL, clock skew, provider and info-hash limits). */
+  readonly store: StoreOptions;
+  /** Largest gRPC message accepted or sent, bytes. */
+  readonly maxMessageBytes: number;
+  /** Largest `limit` a Lookup may ask for; 0 in a request means this. */
+  readonly maxLookupLimit: number;
+  /** Records per Gossip request, sent or accepted. */
+  readonly maxGossipBatch: number;
+  /** How often changed records are pushed to bootstrap peers, ms. */
+  readonly gossipIntervalMs: number;
+  /** How often every held record is pushed to bootstrap peers (repairs lost pushes), ms. */
+  readonly fullSyncIntervalMs: number;
+  /** Deadline of one outbound gossip call, ms. */
+  readonly gossipTimeoutMs: number;
+  /** Longest a graceful shutdown waits for in-flight calls, ms. */
+  readonly shutdownGraceMs: number;
+}
+
+/** The flags of `btagent run` as strings, as parsed from argv or BTAGENT_* env vars. */
+export interface RawAgentFlags {
+  listen: string;
+  advertise?: string;
+  bootstrap: string;
+  nodeId?: string;
+  logLevel: string;
+  ttl: string;
+  maxSkew: string;
+  maxProvidersPerInfoHash: string;
+  maxInfoHashes: string;
+  maxMessageBytes: string;
+  gossipInterval: string;
+  fullSyncInterval: string;
+}
+
+/** Defaults of the flags, shown in `btagent run --help`. */
+export const FLAG_DEFAULTS = {
+  listen: '0.0.0.0:6000',
+  bootstrap: '',
+  logLevel: 'info',
+  ttl: '90s',
+  maxSkew: '30s',
+  maxProvidersPerInfoHash: String(DEFAULT_STORE_OPTIONS.maxProvidersPerInfoHash),
+  maxInfoHashes: String(DEFAULT_STORE_OPTIONS.maxInfoHashes),
+  maxMessageBytes: String(4 * 1024 * 1024),
+  gossipInterval: '200ms',
+  fullSyncInterval: '30s',
+} as const satisfies Partial<RawAgentFlags>;
+
+function positiveInt(text: string, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(text.trim()))
+    throw new ConfigError(`${name}: "${text}" is not a positive integer`);
+  const n = Number(text.trim());
+  if (n < 1 || n > max) throw new ConfigError(`${name}: ${n} is out of range 1-${max}`);
+  return n;
+}
+
+function hostPort(
+  text: string,
+  name: string,
+  allowPortZero = false,
+): { host: string; port: number } {
+  const probe = allowPortZero ? text.replace(/:0$/, ':1') : text;
+  try {
+    const { host } = parseAddr(probe, name);
+    return { host, port: Number(text.slice(text.lastIndexOf(':') + 1)) };
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** Validates raw flags into an AgentConfig. Throws ConfigError naming the flag. */
+export function buildConfig(raw: RawAgentFlags): AgentConfig {
+  const listen = hostPort(raw.listen, '--listen', true);
+  const ttlMs = parseDuration(raw.ttl, '--ttl');
+  if (ttlMs < 1000) throw new ConfigError('--ttl: must be at least 1s');
+  const maxSkewMs = parseDuration(raw.maxSkew, '--max-skew');
+  const bootstrap = raw.bootstrap
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const b of bootstrap) hostPort(b, '--bootstrap');
+  if (!(LOG_LEVELS as readonly string[]).includes(raw.logLevel)) {
+    throw new ConfigError(`--log-level: "${raw.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  let advertise = raw.advertise;
+  if (advertise !== undefined && advertise !== '') hostPort(advertise, '--advertise');
+  else {
+    const host = listen.host === '0.0.0.0' || listen.host === '::' ? hostname() : listen.host;
+    advertise = `${host.includes(':') ? `[${host}]` : host}:${listen.port}`;
+  }
+  const nodeId =
+    raw.nodeId !== undefined && raw.nodeId !== ''
+      ? raw.nodeId
+      : `${hostname()}-${randomBytes(4).toString('hex')}`;
+  if (!/^[\w.:@-]{1,128}$/.test(nodeId)) {
+    throw new ConfigError(`--node-id: "${nodeId}" must be 1-128 of [A-Za-z0-9_.:@-]`);
+  }
+  const gossipIntervalMs = parseDuration(raw.gossipInterval, '--gossip-interval');
+  return {
+    listenHost: listen.host,
+    listenPort: listen.port,
+    advertise,
+    bootstrap,
+    nodeId,
+    logLevel: raw.logLevel as LogLevel,
+    store: {
+      ttlMs,
+      maxSkewMs,
+      maxProvidersPerInfoHash: positiveInt(
+        raw.maxProvidersPerInfoHash,
+        '--max-providers-per-info-hash',
+        100_000,
+      ),
+      maxInfoHashes: positiveInt(raw.maxInfoHashes, '--max-info-hashes', 100_000_000),
+    },
+    maxMessageBytes: positiveInt(raw.maxMessageBytes, '--max-message-bytes', 64 * 1024 * 1024),
+    maxLookupLimit: 1000,
+    maxGossipBatch: 5000,
+    gossipIntervalMs: Math.max(10, gossipIntervalMs),
+    fullSyncIntervalMs: Math.max(1000, parseDuration(raw.fullSyncInterval, '--full-sync-interval')),
+    gossipTimeoutMs: 2000,
+    shutdownGraceMs: 4000,
+  };
+}

@@ -1,0 +1,33 @@
+import type { ControlServer, StatusResponse } from '../../generated/btoverlay/v1/control.js';
+import type { Replica } from '../replica.js';
+import { unary } from './unary.js';
+
+/** What the Control service reports about the agent besides the Store. */
+export interface AgentIdentity {
+  readonly version: string;
+  readonly startedAt: number;
+  readonly listenAddr: () => string;
+  readonly advertiseAddr: () => string;
+}
+
+/** The Control gRPC service: read-only queries for operators and `btctl`. */
+export function createControlService(replica: Replica, identity: AgentIdentity): ControlServer {
+  return {
+    status: unary((): StatusResponse => {
+      const now = replica.now();
+      const stats = replica.store.stats(now);
+      return {
+        nodeId: replica.nodeId,
+        version: identity.version,
+        startedAt: BigInt(identity.startedAt),
+        uptimeMs: BigInt(now - identity.startedAt),
+        listenAddr: identity.listenAddr(),
+        advertiseAddr: identity.advertiseAddr(),
+        infoHashes: BigInt(stats.infoHashes),
+        providers: BigInt(stats.providers),
+        tombstones: BigInt(stats.tombstones),
+        ttlMs: BigInt(replica.store.options.ttlMs),
+      };
+    }),
+  };
+}

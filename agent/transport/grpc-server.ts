@@ -1,0 +1,103 @@
+import {
+  Server,
+  ServerCredentials,
+  type ConnectionInjector,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ControlService } from '../../generated/btoverlay/v1/control.js';
+import { OverlayService } from '../../generated/btoverlay/v1/overlay.js';
+import { PROTO_DIR } from '../paths.js';
+
+/** The fully qualified names of the services, as health checks name them. */
+export const SERVICE_NAMES = ['btoverlay.v1.Overlay', 'btoverlay.v1.Control'] as const;
+
+/** Options of the agent's gRPC server. */
+export interface GrpcServerOptions {
+  /** Largest message received or sent, bytes. */
+  readonly maxMessageBytes: number;
+}
+
+/** Service implementations to serve, keyed as in SERVICE_NAMES. */
+export interface GrpcServices {
+  readonly overlay: UntypedServiceImplementation;
+  readonly control: UntypedServiceImplementation;
+}
+
+/** The agent's gRPC server, fed connections by the port sniffer rather than binding itself. */
+export interface AgentGrpcServer {
+  readonly injector: ConnectionInjector;
+  readonly health: HealthImplementation;
+  /** Marks every service SERVING. */
+  setServing(): void;
+  /** Marks every service NOT_SERVING (shutdown begins). */
+  setNotServing(): void;
+  /** Waits for in-flight calls up to `graceMs`, then cancels what is left. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+function protoFiles(): string[] {
+  return readdirSync(join(PROTO_DIR, 'btoverlay', 'v1'))
+    .filter((f) => f.endsWith('.proto'))
+    .map((f) => join('btoverlay', 'v1', f));
+}
+
+/** Builds the gRPC server: Overlay, Control, grpc.health.v1 and server reflection. */
+export function createGrpcServer(
+  services: GrpcServices,
+  options: GrpcServerOptions,
+): AgentGrpcServer {
+  const server = new Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+    // Agents keep channels to each other open; let idle ones be pinged, not dropped.
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  server.addService(OverlayService, services.overlay);
+  server.addService(ControlService, services.control);
+
+  const health = new HealthImplementation({
+    '': 'NOT_SERVING',
+    ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING' as const])),
+  });
+  health.addToServer(server);
+
+  // Reflection describes the same .proto files the code was generated from, plus
+  // the health service, so `grpcurl -plaintext host:6000 list` needs no files.
+  const definitions = loadSync([...protoFiles(), healthProtoPath], {
+    includeDirs: [PROTO_DIR],
+    longs: String,
+    keepCase: true,
+  });
+  new ReflectionService(definitions).addToServer(server);
+
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const setAll = (s: 'SERVING' | 'NOT_SERVING'): void => {
+    health.setStatus('', s);
+    for (const name of SERVICE_NAMES) health.setStatus(name, s);
+  };
+  return {
+    injector,
+    health,
+    setServing: () => setAll('SERVING'),
+    setNotServing: () => setAll('NOT_SERVING'),
+    shutdown: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          injector.destroy();
+          resolve();
+        }, graceMs);
+        injector.drain(graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          injector.destroy();
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,20 @@
+import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { InvalidArgumentError, ResourceExhaustedError, UnavailableError } from '../errors.js';
+
+/** The gRPC status code for an error thrown by the agent's core. */
+export function grpcCodeOf(err: unknown): status {
+  if (err instanceof InvalidArgumentError) return status.INVALID_ARGUMENT;
+  if (err instanceof ResourceExhaustedError) return status.RESOURCE_EXHAUSTED;
+  if (err instanceof UnavailableError) return status.UNAVAILABLE;
+  return status.INTERNAL;
+}
+
+/**
+ * Maps any error to a gRPC ServiceError: the one place typed errors become status
+ * codes. Internal errors keep their detail out of the reply (it is logged instead).
+ */
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  const code = grpcCodeOf(err);
+  const details = code === status.INTERNAL ? 'internal error' : (err as Error).message;
+  return { code, details, metadata: new Metadata() };
+}

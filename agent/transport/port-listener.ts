@@ -1,0 +1,105 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { sniff, SNIFF_BYTES, type SniffedProtocol } from './sniff.js';
+
+/** Takes over a connection whose first bytes have been put back on the socket. */
+export type ConnectionHandler = (socket: Socket) => void;
+
+/** Options of the one-port listener. */
+export interface PortListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** A connection must send its first bytes within this time, ms. */
+  readonly sniffTimeoutMs: number;
+  /** Simultaneous connections accepted; past it new ones are dropped by the kernel queue. */
+  readonly maxConnections: number;
+  readonly handlers: Partial<Record<Exclude<SniffedProtocol, 'unknown'>, ConnectionHandler>>;
+  /** Called with a reason for every connection closed before a handler took it. */
+  readonly onReject?: (reason: 'unknown_protocol' | 'no_handler' | 'sniff_timeout') => void;
+}
+
+/**
+ * The agent's single TCP port: reads the first bytes of each connection, decides
+ * the protocol (see `sniff`), puts the bytes back with `unshift` and hands the
+ * socket to that protocol's handler (grpc-js through a connection injector, the
+ * legacy JSON handler, or the HTTP/1.1 handler).
+ */
+export class PortListener {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly options: PortListenerOptions) {
+    this.server = createServer({ pauseOnConnect: true, noDelay: true }, (socket) =>
+      this.accept(socket),
+    );
+    this.server.maxConnections = options.maxConnections;
+  }
+
+  /** Binds the port. Resolves with the bound address (port 0 picks a free one). */
+  listen(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve(this.address());
+      });
+    });
+  }
+
+  /** The bound address. */
+  address(): { host: string; port: number } {
+    const a = this.server.address();
+    if (a === null || typeof a === 'string')
+      return { host: this.options.host, port: this.options.port };
+    return { host: a.address, port: a.port };
+  }
+
+  /** Stops accepting connections; established ones are left to their handlers. */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Destroys every connection still open. */
+  destroyAll(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let prefix: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => finish(true), this.options.sniffTimeoutMs);
+    const finish = (final: boolean): void => {
+      const verdict = sniff(prefix, final);
+      if (verdict === 'need-more') return;
+      clearTimeout(timer);
+      socket.off('readable', onReadable);
+      socket.off('end', onEnd);
+      if (prefix.length > 0) socket.unshift(prefix);
+      if (verdict === 'unknown') {
+        this.options.onReject?.(
+          final && prefix.length === 0 ? 'sniff_timeout' : 'unknown_protocol',
+        );
+        socket.destroy();
+        return;
+      }
+      const handler = this.options.handlers[verdict];
+      if (handler === undefined) {
+        this.options.onReject?.('no_handler');
+        socket.destroy();
+        return;
+      }
+      handler(socket);
+    };
+    const onReadable = (): void => {
+      let chunk: Buffer | null;
+      while (prefix.length < SNIFF_BYTES && (chunk = socket.read() as Buffer | null) !== null) {
+        prefix = prefix.length === 0 ? chunk : Buffer.concat([prefix, chunk]);
+      }
+      finish(false);
+    };
+    const onEnd = (): void => finish(true);
+    socket.on('readable', onReadable);
+    socket.once('end', onEnd);
+  }
+}

@@ -1,0 +1,147 @@
+import { Command, CommanderError, Option } from 'commander';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import {
+  parseCount,
+  parseBytes,
+  parseHostPort,
+  parsePeerId,
+  parseTimeout,
+  UsageError,
+} from './args.js';
+import { AgentCallError, connect, type AgentClient } from './client.js';
+import { json, providerJson, providersTable, statusText } from './format.js';
+import { formatInfoHash, InfoHashParseError, parseInfoHash } from './infohash.js';
+
+/** btctl's exit codes. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Options every command takes. */
+interface GlobalOptions {
+  node: string;
+  timeout: string;
+  json?: boolean;
+}
+
+/** Adds --node, --timeout and --json to a command. */
+function withGlobals(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--node <host:port>', 'agent to ask').env('BTCTL_NODE').default('localhost:6000'),
+    )
+    .addOption(new Option('--timeout <duration>', 'deadline of each call').default('3s'))
+    .option('--json', 'print JSON instead of a table');
+}
+
+/** Runs `fn` with a client of the agent named by the options, closing it after. */
+async function withClient<T>(opts: GlobalOptions, fn: (c: AgentClient) => Promise<T>): Promise<T> {
+  const node = parseHostPort(opts.node, '--node');
+  const client = connect(node, { timeoutMs: parseTimeout(opts.timeout, '--timeout') });
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+function infoHashArg(text: string): Buffer {
+  try {
+    return parseInfoHash(text);
+  } catch (err) {
+    if (err instanceof InfoHashParseError) throw new UsageError(`<infohash>: ${err.message}`);
+    throw err;
+  }
+}
+
+const out = (text: string): boolean => process.stdout.write(text);
+
+/** Builds the btctl command line. Exported so tests and other tools can embed it. */
+export function buildProgram(): Command {
+  const program = new Command('btctl')
+    .description('control CLI for btoverlay agents (stateless; talks gRPC to one agent)')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  withGlobals(
+    program
+      .command('lookup')
+      .argument('<infohash>', 'hex (40/64), base32, %XX form, or magnet link'),
+  )
+    .description('list the live providers of an info hash, newest first')
+    .option('--limit <n>', 'at most this many providers', '50')
+    .action(async (ih: string, opts: GlobalOptions & { limit: string }) => {
+      const infoHash = infoHashArg(ih);
+      const limit = parseCount(opts.limit, '--limit', 1000);
+      const providers = await withClient(opts, (c) => c.lookup(infoHash, limit));
+      const now = Date.now();
+      if (opts.json) {
+        out(
+          json({
+            info_hash: formatInfoHash(infoHash),
+            providers: providers.map((p) => providerJson(p, now)),
+          }),
+        );
+      } else out(providersTable(providers, now));
+    });
+
+  withGlobals(
+    program
+      .command('announce')
+      .argument('<infohash>', 'hex (40/64), base32, %XX form, or magnet link'),
+  )
+    .description('register a provider of an info hash with the agent')
+    .requiredOption('--addr <host:port>', "the provider's peer-wire address")
+    .option('--peer-id <id>', 'peer id: up to 20 characters or 40 hex digits', '')
+    .option('--left <bytes>', 'bytes left to download (0 = seeder)', '0')
+    .option('--remove', 'withdraw the provider instead')
+    .action(
+      async (
+        ih: string,
+        opts: GlobalOptions & { addr: string; peerId: string; left: string; remove?: boolean },
+      ) => {
+        const infoHash = infoHashArg(ih);
+        const addr = parseHostPort(opts.addr, '--addr');
+        const peerId = parsePeerId(opts.peerId, '--peer-id');
+        const left = parseBytes(opts.left, '--left');
+        const p = await withClient(opts, (c) =>
+          c.announce({ infoHash, addr, peerId, left, removed: opts.remove }),
+        );
+        if (opts.json)
+          out(json({ info_hash: formatInfoHash(infoHash), provider: providerJson(p, Date.now()) }));
+        else
+          out(`${opts.remove ? 'removed' : 'announced'} ${addr} for ${formatInfoHash(infoHash)}\n`);
+      },
+    );
+
+  withGlobals(program.command('health'))
+    .description('grpc.health.v1 check; exit 0 only when the agent is SERVING')
+    .action(async (opts: GlobalOptions) => {
+      const s = await withClient(opts, (c) => c.health());
+      out(opts.json ? json({ node: opts.node, status: s }) : `${s}\n`);
+      if (s !== 'SERVING') process.exitCode = EXIT.failure;
+    });
+
+  withGlobals(program.command('status'))
+    .description("the agent's identity and store counters")
+    .action(async (opts: GlobalOptions) => {
+      const s = await withClient(opts, (c) => c.status());
+      out(opts.json ? json(s) : statusText(s));
+    });
+
+  return program;
+}
+
+/** Maps an error to btctl's message and exit code: the one place this happens. */
+export function exitCodeOf(err: unknown): { code: number; message?: string } {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; commander already printed its message.
+    return { code: err.exitCode === 0 ? EXIT.ok : EXIT.usage };
+  }
+  if (err instanceof UsageError) return { code: EXIT.usage, message: err.message };
+  if (err instanceof AgentCallError) {
+    if (err.code === grpcStatus.INVALID_ARGUMENT) return { code: EXIT.usage, message: err.message };
+    if (err.unreachable)
+      return { code: EXIT.failure, message: `cannot reach agent at ${err.node} (${err.details})` };
+    return { code: EXIT.failure, message: err.message };
+  }
+  return { code: EXIT.failure, message: (err as Error).stack ?? String(err) };
+}

@@ -1,0 +1,167 @@
+import { credentials, Metadata, status, type ServiceError, type Client } from '@grpc/grpc-js';
+import { ControlClient, type StatusResponse } from '../generated/btoverlay/v1/control.js';
+import { OverlayClient } from '../generated/btoverlay/v1/overlay.js';
+import type { Provider as WireProvider } from '../generated/btoverlay/v1/provider.js';
+import { createHealthClient, type HealthStatus } from './health.js';
+
+/** A provider as the client library returns it. */
+export interface Provider {
+  /** "host:port" of the provider's peer-wire listener. */
+  addr: string;
+  /** The peer id's raw bytes. */
+  peerId: Buffer;
+  /** Bytes left to download (0 = seeder). */
+  left: bigint;
+  /** Unix milliseconds of the last announce. */
+  lastSeen: number;
+  /** Node id of the agent that accepted the announce ('' for legacy records). */
+  origin: string;
+}
+
+/** An agent's status. */
+export interface AgentStatus {
+  nodeId: string;
+  version: string;
+  startedAt: number;
+  uptimeMs: number;
+  listenAddr: string;
+  advertiseAddr: string;
+  infoHashes: number;
+  providers: number;
+  tombstones: number;
+  ttlMs: number;
+}
+
+/** What to announce. */
+export interface AnnounceInput {
+  infoHash: Uint8Array;
+  addr: string;
+  peerId?: Uint8Array;
+  left?: bigint;
+  /** Withdraw instead of register. */
+  removed?: boolean;
+}
+
+/** Options of `connect`. */
+export interface ConnectOptions {
+  /** Deadline of each call, ms (default 3000). */
+  timeoutMs?: number;
+}
+
+/** A failed call: the agent answered with an error status, or could not be reached. */
+export class AgentCallError extends Error {
+  override name = 'AgentCallError';
+  constructor(
+    readonly node: string,
+    readonly code: status,
+    readonly details: string,
+  ) {
+    super(`${node}: ${status[code] ?? code}: ${details}`);
+  }
+  /** The agent was unreachable (or did not answer in time) rather than refusing. */
+  get unreachable(): boolean {
+    return this.code === status.UNAVAILABLE || this.code === status.DEADLINE_EXCEEDED;
+  }
+}
+
+/** A typed client of one agent. Stateless apart from its gRPC channels. */
+export interface AgentClient {
+  readonly node: string;
+  lookup(infoHash: Uint8Array, limit?: number): Promise<Provider[]>;
+  announce(input: AnnounceInput): Promise<Provider>;
+  status(): Promise<AgentStatus>;
+  /** grpc.health.v1 status of the whole server (service ''). */
+  health(service?: string): Promise<HealthStatus>;
+  close(): void;
+}
+
+function fromWire(p: WireProvider): Provider {
+  return {
+    addr: p.addr,
+    peerId: p.peerId,
+    left: p.left,
+    lastSeen: Number(p.lastSeen),
+    origin: p.origin,
+  };
+}
+
+type Callback<T> = (err: ServiceError | null, res?: T) => void;
+
+/** Connects to an agent at "host:port" (no I/O until the first call). */
+export function connect(node: string, options: ConnectOptions = {}): AgentClient {
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const creds = credentials.createInsecure();
+  const overlay = new OverlayClient(node, creds);
+  const control = new ControlClient(node, creds);
+  const health = createHealthClient(node, creds);
+  const clients: Client[] = [overlay, control, health];
+
+  function call<T>(
+    fn: (md: Metadata, opts: { deadline: number }, cb: Callback<T>) => void,
+  ): Promise<T> {
+    return new Promise((resolve, reject) => {
+      fn(new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err !== null) reject(new AgentCallError(node, err.code, err.details || err.message));
+        else resolve(res as T);
+      });
+    });
+  }
+
+  return {
+    node,
+    async lookup(infoHash, limit = 50) {
+      const res = await call<{ providers: WireProvider[] }>((md, o, cb) =>
+        overlay.lookup({ infoHash: Buffer.from(infoHash), limit }, md, o, cb),
+      );
+      return res.providers.map(fromWire);
+    },
+    async announce(input) {
+      const res = await call<{ provider?: WireProvider }>((md, o, cb) =>
+        overlay.announce(
+          {
+            infoHash: Buffer.from(input.infoHash),
+            provider: {
+              addr: input.addr,
+              peerId: Buffer.from(input.peerId ?? new Uint8Array()),
+              left: input.left ?? 0n,
+              lastSeen: 0n,
+              origin: '',
+              removed: false,
+            },
+            removed: input.removed ?? false,
+          },
+          md,
+          o,
+          cb,
+        ),
+      );
+      if (res.provider === undefined)
+        throw new AgentCallError(node, status.INTERNAL, 'empty announce reply');
+      return fromWire(res.provider);
+    },
+    async status() {
+      const s = await call<StatusResponse>((md, o, cb) => control.status({}, md, o, cb));
+      return {
+        nodeId: s.nodeId,
+        version: s.version,
+        startedAt: Number(s.startedAt),
+        uptimeMs: Number(s.uptimeMs),
+        listenAddr: s.listenAddr,
+        advertiseAddr: s.advertiseAddr,
+        infoHashes: Number(s.infoHashes),
+        providers: Number(s.providers),
+        tombstones: Number(s.tombstones),
+        ttlMs: Number(s.ttlMs),
+      };
+    },
+    async health(service = '') {
+      const res = await call<{ status: HealthStatus }>((md, o, cb) =>
+        health.check({ service }, md, o, cb),
+      );
+      return res.status;
+    },
+    close() {
+      for (const c of clients) c.close();
+    },
+  };
+}

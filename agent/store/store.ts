@@ -1,4 +1,5 @@
 import type { InfoHashKey } from './infohash.js';
+import { bucketOf, buildDigest, type StoreDigest } from './digest.js';
 import { compareRecords, type ProviderRecord } from './record.js';
 
 /** Bounds and timing of a Store. Every number has a default in DEFAULT_STORE_OPTIONS. */
@@ -66,6 +67,9 @@ export class Store {
   // beats a Map in both time and memory (the bound keeps the worst case at 1000).
   private readonly byInfoHash = new Map<InfoHashKey, ProviderRecord[]>();
   private readonly origins = new Map<string, string>();
+  /** Bumped by every change; keys the digest cache. */
+  private version = 0;
+  private digestCache: { version: number; buckets: number; digest: StoreDigest } | undefined;
 
   constructor(options: Partial<StoreOptions> = {}) {
     this.options = { ...DEFAULT_STORE_OPTIONS, ...options };
@@ -109,11 +113,13 @@ export class Store {
       if (records[i].addr === record.addr) {
         if (compareRecords(record, records[i]) <= 0) return 'unchanged';
         records[i] = record;
+        this.version++;
         return 'applied';
       }
     }
     if (records.length < this.options.maxProvidersPerInfoHash) {
       records.push(record);
+      this.version++;
       return 'applied';
     }
     let oldest = 0;
@@ -123,6 +129,7 @@ export class Store {
     if (compareRecords(record, records[oldest]) <= 0) return this.refuse('provider_limit');
     records[oldest] = record;
     this.counters.evicted++;
+    this.version++;
     return 'applied';
   }
 
@@ -164,6 +171,7 @@ export class Store {
       if (kept === 0) this.byInfoHash.delete(key);
       else records.length = kept;
     }
+    if (freed > 0) this.version++;
     return freed;
   }
 
@@ -179,6 +187,65 @@ export class Store {
       }
     }
     return { infoHashes: this.byInfoHash.size, providers, tombstones };
+  }
+
+  /**
+   * A digest of the records (live ones and tombstones) still live at `cutoff`:
+   * deterministic across stores holding the same such records. Pass a cutoff a
+   * little ahead of `now` (see `digestCutoff`) so records about to expire are
+   * left out on every replica alike. The last digest is cached until the store
+   * changes, so repeated anti-entropy rounds cost O(1) in steady state.
+   */
+  digest(cutoff: number, buckets: number): StoreDigest {
+    const c = this.digestCache;
+    if (
+      c !== undefined &&
+      c.version === this.version &&
+      c.buckets === buckets &&
+      c.digest.cutoff === cutoff
+    ) {
+      return c.digest;
+    }
+    const ttl = this.options.ttlMs;
+    const self = this.byInfoHash;
+    function* live(): Generator<[InfoHashKey, ProviderRecord[]]> {
+      for (const [key, records] of self) {
+        const kept = records.filter((r) => r.lastSeen + ttl > cutoff);
+        if (kept.length > 0) yield [key, kept];
+      }
+    }
+    const digest = buildDigest(live(), cutoff, buckets);
+    this.digestCache = { version: this.version, buckets, digest };
+    return digest;
+  }
+
+  /**
+   * Records live at `cutoff` whose info hashes fall in `wanted` buckets, at most
+   * `max` of them (whole info hashes at a time where possible). `more` is set
+   * when some were left out.
+   */
+  recordsInBuckets(
+    wanted: ReadonlySet<number>,
+    buckets: number,
+    cutoff: number,
+    max: number,
+  ): { sets: { key: InfoHashKey; records: ProviderRecord[] }[]; more: boolean } {
+    const sets: { key: InfoHashKey; records: ProviderRecord[] }[] = [];
+    let count = 0;
+    const ttl = this.options.ttlMs;
+    for (const [key, records] of this.byInfoHash) {
+      if (!wanted.has(bucketOf(key, buckets))) continue;
+      const kept = records.filter((r) => r.lastSeen + ttl > cutoff);
+      if (kept.length === 0) continue;
+      if (count + kept.length > max) {
+        const room = max - count;
+        if (room > 0) sets.push({ key, records: kept.slice(0, room) });
+        return { sets, more: true };
+      }
+      sets.push({ key, records: kept });
+      count += kept.length;
+    }
+    return { sets, more: false };
   }
 
   private refuse(reason: RefusalReason): RefusalReason {

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.js';
 import { BootstrapPush } from './gossip/bootstrap-push.js';
+import { LegacyGossiper } from './legacy/gossiper.js';
+import { LegacyHandler } from './legacy/handler.js';
 import { Replica } from './replica.js';
 import { Store } from './store/store.js';
 import { createControlService } from './transport/control-service.js';
@@ -25,6 +27,9 @@ export class Agent {
   private readonly http: HttpHandler;
   private readonly listener: PortListener;
   private readonly push: BootstrapPush;
+  /** The legacy JSON protocol's inbound handler (undefined with --legacy-mode off). */
+  readonly legacy: LegacyHandler | undefined;
+  private readonly legacyGossip: LegacyGossiper | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   /** "host:port" other agents dial: --advertise, with the bound port when it was 0. */
@@ -56,6 +61,26 @@ export class Agent {
       { maxMessageBytes: config.maxMessageBytes },
     );
     this.http = new HttpHandler({ requestTimeoutMs: 10_000, maxHeaderBytes: 16 * 1024 });
+    if (config.legacy.mode !== 'off') {
+      this.legacy = new LegacyHandler(
+        this.replica,
+        { ...config.legacy, mode: config.legacy.mode },
+        log,
+      );
+      this.legacyGossip = new LegacyGossiper(
+        this.replica,
+        {
+          peers: config.legacy.peers,
+          intervalMs: config.legacy.gossipIntervalMs,
+          dialTimeoutMs: 1200, // legacy-wire contract: Go nodes push with a 1.2 s dial timeout
+          ioTimeoutMs: config.legacy.readTimeoutMs,
+          maxProviders: config.legacy.maxProviders,
+          maxLineBytes: config.legacy.maxLineBytes,
+          concurrency: 4,
+        },
+        log,
+      );
+    }
     this.listener = new PortListener({
       host: config.listenHost,
       port: config.listenPort,
@@ -64,6 +89,7 @@ export class Agent {
       handlers: {
         grpc: (socket) => this.grpc.injector.injectConnection(socket),
         http: this.http.handle,
+        legacy: this.legacy?.handle,
       },
       onReject: (reason) => this.log.debug({ reason }, 'connection rejected'),
     });
@@ -86,11 +112,13 @@ export class Agent {
   static async start(config: AgentConfig, log: Logger): Promise<Agent> {
     const agent = new Agent(config, log);
     const addr = await agent.listener.listen();
-    if (agent.advertise.endsWith(':0')) agent.advertise = `${agent.advertise.slice(0, -2)}:${addr.port}`;
+    if (agent.advertise.endsWith(':0'))
+      agent.advertise = `${agent.advertise.slice(0, -2)}:${addr.port}`;
     // Sweep often enough that memory tracks the TTL, rarely enough to stay cheap.
     const sweepMs = Math.max(250, Math.min(10_000, Math.floor(config.store.ttlMs / 4)));
     agent.timers.push(setInterval(() => agent.replica.sweep(), sweepMs));
     agent.push.start();
+    agent.legacyGossip?.start();
     agent.grpc.setServing();
     log.info(
       {
@@ -120,10 +148,12 @@ export class Agent {
       this.grpc.setNotServing();
       for (const t of this.timers) clearInterval(t);
       this.push.stop();
+      this.legacyGossip?.stop();
       const closed = this.listener.stopAccepting();
       this.http.close();
       await this.grpc.shutdown(this.config.shutdownGraceMs);
       this.listener.destroyAll();
+      this.legacy?.destroyAll();
       await closed;
       this.log.info('stopped');
     })();

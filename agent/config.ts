@@ -4,6 +4,7 @@ import { ConfigError, InvalidArgumentError } from './errors.js';
 import { parseDuration } from './duration.js';
 import { parseAddr } from './store/record.js';
 import { DEFAULT_STORE_OPTIONS, type StoreOptions } from './store/store.js';
+import { LEGACY_MODES, type LegacyMode } from './legacy/handler.js';
 
 /** Log levels pino understands. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -37,6 +38,26 @@ export interface AgentConfig {
   readonly gossipTimeoutMs: number;
   /** Longest a graceful shutdown waits for in-flight calls, ms. */
   readonly shutdownGraceMs: number;
+  /** The legacy JSON-over-TCP protocol (inbound on the port, outbound gossip). */
+  readonly legacy: LegacyConfig;
+}
+
+/** The legacy protocol's mode, peers and bounds. */
+export interface LegacyConfig {
+  /** off: not spoken; read-only: lookups only; read-write: also announces and gossip. */
+  readonly mode: LegacyMode;
+  /** Legacy Go nodes ("host:port") the agent gossips its records to. */
+  readonly peers: readonly string[];
+  /** How often every info hash is gossiped to each legacy peer, ms (Go nodes: 8 s). */
+  readonly gossipIntervalMs: number;
+  /** Largest inbound message (one JSON value), bytes. */
+  readonly maxLineBytes: number;
+  /** An inbound message must be complete within this, ms. */
+  readonly readTimeoutMs: number;
+  /** Simultaneous inbound legacy connections. */
+  readonly maxConnections: number;
+  /** Providers per legacy message, inbound or outbound. */
+  readonly maxProviders: number;
 }
 
 /** The flags of `btagent run` as strings, as parsed from argv or BTAGENT_* env vars. */
@@ -53,6 +74,13 @@ export interface RawAgentFlags {
   maxMessageBytes: string;
   gossipInterval: string;
   fullSyncInterval: string;
+  legacyMode?: string;
+  legacyPeers?: string;
+  legacyGossipInterval?: string;
+  legacyMaxLineBytes?: string;
+  legacyReadTimeout?: string;
+  legacyMaxConnections?: string;
+  legacyMaxProviders?: string;
 }
 
 /** Defaults of the flags, shown in `btagent run --help`. */
@@ -67,6 +95,13 @@ export const FLAG_DEFAULTS = {
   maxMessageBytes: String(4 * 1024 * 1024),
   gossipInterval: '200ms',
   fullSyncInterval: '30s',
+  legacyMode: 'read-write',
+  legacyPeers: '',
+  legacyGossipInterval: '8s',
+  legacyMaxLineBytes: String(64 * 1024),
+  legacyReadTimeout: '5s',
+  legacyMaxConnections: '1024',
+  legacyMaxProviders: '500',
 } as const satisfies Partial<RawAgentFlags>;
 
 function positiveInt(text: string, name: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -144,5 +179,49 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
     fullSyncIntervalMs: Math.max(1000, parseDuration(raw.fullSyncInterval, '--full-sync-interval')),
     gossipTimeoutMs: 2000,
     shutdownGraceMs: 4000,
+    legacy: buildLegacyConfig(raw),
+  };
+}
+
+function buildLegacyConfig(raw: RawAgentFlags): LegacyConfig {
+  const mode = raw.legacyMode ?? FLAG_DEFAULTS.legacyMode;
+  if (!(LEGACY_MODES as readonly string[]).includes(mode)) {
+    throw new ConfigError(`--legacy-mode: "${mode}" is not one of ${LEGACY_MODES.join(', ')}`);
+  }
+  const peers = (raw.legacyPeers ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const p of peers) hostPort(p, '--legacy-peers');
+  const readTimeoutMs = parseDuration(
+    raw.legacyReadTimeout ?? FLAG_DEFAULTS.legacyReadTimeout,
+    '--legacy-read-timeout',
+  );
+  return {
+    mode: mode as LegacyMode,
+    peers,
+    gossipIntervalMs: Math.max(
+      100,
+      parseDuration(
+        raw.legacyGossipInterval ?? FLAG_DEFAULTS.legacyGossipInterval,
+        '--legacy-gossip-interval',
+      ),
+    ),
+    maxLineBytes: positiveInt(
+      raw.legacyMaxLineBytes ?? FLAG_DEFAULTS.legacyMaxLineBytes,
+      '--legacy-max-line-bytes',
+      16 * 1024 * 1024,
+    ),
+    readTimeoutMs: Math.max(10, readTimeoutMs),
+    maxConnections: positiveInt(
+      raw.legacyMaxConnections ?? FLAG_DEFAULTS.legacyMaxConnections,
+      '--legacy-max-connections',
+      1_000_000,
+    ),
+    maxProviders: positiveInt(
+      raw.legacyMaxProviders ?? FLAG_DEFAULTS.legacyMaxProviders,
+      '--legacy-max-providers',
+      500,
+    ),
   };
 }

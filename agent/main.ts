@@ -112,6 +112,62 @@ function registerRun(program: Command): void {
         FLAG_DEFAULTS.fullSyncInterval,
       ),
     )
+    .addOption(
+      flag(
+        '--legacy-mode <mode>',
+        'legacy JSON protocol: off, read-only (lookups only) or read-write',
+        'BTAGENT_LEGACY_MODE',
+        FLAG_DEFAULTS.legacyMode,
+      ),
+    )
+    .addOption(
+      flag(
+        '--legacy-peers <host:port,...>',
+        'legacy Go overlay nodes to gossip records to',
+        'BTAGENT_LEGACY_PEERS',
+        FLAG_DEFAULTS.legacyPeers,
+      ),
+    )
+    .addOption(
+      flag(
+        '--legacy-gossip-interval <duration>',
+        'how often everything is gossiped to legacy peers',
+        'BTAGENT_LEGACY_GOSSIP_INTERVAL',
+        FLAG_DEFAULTS.legacyGossipInterval,
+      ),
+    )
+    .addOption(
+      flag(
+        '--legacy-max-line-bytes <n>',
+        'largest legacy message',
+        'BTAGENT_LEGACY_MAX_LINE_BYTES',
+        FLAG_DEFAULTS.legacyMaxLineBytes,
+      ),
+    )
+    .addOption(
+      flag(
+        '--legacy-read-timeout <duration>',
+        'a legacy message must arrive within this',
+        'BTAGENT_LEGACY_READ_TIMEOUT',
+        FLAG_DEFAULTS.legacyReadTimeout,
+      ),
+    )
+    .addOption(
+      flag(
+        '--legacy-max-connections <n>',
+        'simultaneous legacy connections',
+        'BTAGENT_LEGACY_MAX_CONNECTIONS',
+        FLAG_DEFAULTS.legacyMaxConnections,
+      ),
+    )
+    .addOption(
+      flag(
+        '--legacy-max-providers <n>',
+        'providers per legacy message (at most 500)',
+        'BTAGENT_LEGACY_MAX_PROVIDERS',
+        FLAG_DEFAULTS.legacyMaxProviders,
+      ),
+    )
     .action(async (flags: RawAgentFlags) => {
       const config = buildConfig(flags);
       const log = createLogger(config.logLevel, config.nodeId);

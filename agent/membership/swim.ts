@@ -1,0 +1,571 @@
+import { isActive, supersedes, type Member, type MemberState, type MemberUpdate } from './types.js';
+
+/**
+ * Timing and bounds of SWIM failure detection. Defaults in DEFAULT_MEMBERSHIP_OPTIONS.
+ * Names follow memberlist's where they mean the same thing.
+ */
+export interface MembershipOptions {
+  /** One member is probed this often (memberlist LAN: 1 s). */
+  readonly probeIntervalMs: number;
+  /** Wait this long for a direct ack before asking others to probe (memberlist: 500 ms). */
+  readonly probeTimeoutMs: number;
+  /** Then wait this long for an indirect ack before suspecting. */
+  readonly indirectTimeoutMs: number;
+  /** Members asked to probe indirectly (SWIM's k; memberlist: 3). */
+  readonly indirectProbes: number;
+  /** Suspicion timeout with `suspicionConfirmations` independent confirmations (Lifeguard min). */
+  readonly suspicionMinMs: number;
+  /** Suspicion timeout with no confirmation (Lifeguard max). */
+  readonly suspicionMaxMs: number;
+  /** Independent suspicions that bring the timeout down to the minimum (Lifeguard K). */
+  readonly suspicionConfirmations: number;
+  /** Dead and left members are forgotten this long after entering that state. */
+  readonly reapMs: number;
+  /** An update is gossiped retransmitMult·ceil(log10(N+1)) times (memberlist: 4). */
+  readonly retransmitMult: number;
+  /** Members kept; updates about further new members are ignored. */
+  readonly maxMembers: number;
+  /** Queued membership updates; past it the most-sent one is dropped. */
+  readonly maxBroadcasts: number;
+  /**
+   * A gap between two ticks longer than this means this process was stalled
+   * (SIGSTOP, GC, overload): pending deadlines are pushed back by the gap rather
+   * than blaming others for our own silence (Lifeguard's local health idea).
+   */
+  readonly stallMs: number;
+}
+
+/** Defaults tuned for loopback/LAN (see docs/scale.md for the reasoning). */
+export const DEFAULT_MEMBERSHIP_OPTIONS: MembershipOptions = Object.freeze({
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 200,
+  indirectTimeoutMs: 400,
+  indirectProbes: 3,
+  suspicionMinMs: 1500,
+  suspicionMaxMs: 4000,
+  suspicionConfirmations: 3,
+  reapMs: 30_000,
+  retransmitMult: 3,
+  maxMembers: 100_000,
+  maxBroadcasts: 10_000,
+  stallMs: 500,
+});
+
+/** A probe message the state machine wants sent. The gossip node wraps it. */
+export type ProbeBody =
+  | { readonly type: 'ping'; readonly seq: number; readonly target: string }
+  | { readonly type: 'ack'; readonly seq: number; readonly target: string }
+  | {
+      readonly type: 'ping-req';
+      readonly seq: number;
+      readonly target: string;
+      readonly targetAddr: string;
+    };
+
+/** A probe message and where it goes ("host:port"). */
+export interface ProbeSend {
+  readonly to: string;
+  readonly body: ProbeBody;
+}
+
+/** What applying an update did. */
+export type ApplyOutcome = 'new' | 'changed' | 'confirmed' | 'refuted' | 'ignored';
+
+interface Probe {
+  seq: number;
+  target: string;
+  addr: string;
+  indirectAt: number;
+  failAt: number;
+  indirectSent: boolean;
+}
+
+interface Forward {
+  requesterAddr: string;
+  requesterSeq: number;
+  target: string;
+  expires: number;
+}
+
+interface Suspicion {
+  incarnation: number;
+  started: number;
+  reporters: Set<string>;
+  deadline: number;
+}
+
+interface Broadcast {
+  update: MemberUpdate;
+  transmits: number;
+}
+
+/**
+ * SWIM membership (Das et al. 2002) with Lifeguard suspicion (Dadgar et al.
+ * 2017) as a pure state machine: it reads no clock (every event takes `now`),
+ * does no I/O (it returns probe messages to send) and draws randomness from the
+ * injected `random`. The gossip node carries its updates; the agent's driver
+ * and the simulator feed it events.
+ */
+export class Membership {
+  readonly self: Member;
+  private readonly members = new Map<string, Member>();
+  /** Reaped ids and their last incarnation: stale gossip must not resurrect them. */
+  private readonly reaped = new Map<string, { incarnation: number; until: number }>();
+  private readonly suspicions = new Map<string, Suspicion>();
+  private readonly broadcasts = new Map<string, Broadcast>();
+  private readonly forwards = new Map<number, Forward>();
+  private probe: Probe | undefined;
+  private probeOrder: string[] = [];
+  private nextProbeAt = 0;
+  private nextReapAt = 0;
+  private seq = 0;
+  private lastTick: number | undefined;
+  private activeCache: Member[] | undefined;
+  private leaving = false;
+
+  constructor(
+    id: string,
+    addr: string,
+    now: number,
+    readonly options: MembershipOptions = DEFAULT_MEMBERSHIP_OPTIONS,
+    private readonly random: () => number = Math.random,
+  ) {
+    // Seconds since the epoch: a restarted agent with the same id starts above any
+    // incarnation its previous life reached (unless it refuted more than once a
+    // second), so it rejoins without waiting for its old entry to be reaped.
+    const incarnation = Math.floor(now / 1000);
+    this.self = { id, addr, state: 'alive', incarnation, stateSince: now, lastHeard: now };
+    this.members.set(id, this.self);
+    this.queue(this.selfUpdate());
+    this.nextProbeAt = now + Math.floor(random() * options.probeIntervalMs);
+    this.nextReapAt = now + 1000;
+  }
+
+  /** Every member, self included. */
+  all(): IterableIterator<Member> {
+    return this.members.values();
+  }
+
+  /** The member with this id. */
+  get(id: string): Member | undefined {
+    return this.members.get(id);
+  }
+
+  /** Members other than self that are alive or suspect. */
+  active(): readonly Member[] {
+    if (this.activeCache === undefined) {
+      this.activeCache = [];
+      for (const m of this.members.values()) {
+        if (m !== this.self && isActive(m.state)) this.activeCache.push(m);
+      }
+    }
+    return this.activeCache;
+  }
+
+  /** Members this agent believes alive or suspect, self included: the cluster size N. */
+  size(): number {
+    return this.active().length + 1;
+  }
+
+  /** Up to `k` distinct random active members, none of whose ids is in `exclude`. */
+  randomMembers(k: number, exclude: ReadonlySet<string> = new Set()): Member[] {
+    const pool = this.active();
+    const out: Member[] = [];
+    if (pool.length === 0 || k <= 0) return out;
+    if (pool.length <= k + exclude.size) {
+      for (const m of pool) if (!exclude.has(m.id)) out.push(m);
+      shuffle(out, this.random);
+      return out.slice(0, k);
+    }
+    const picked = new Set<number>();
+    for (let tries = 0; out.length < k && tries < k * 8; tries++) {
+      const i = Math.floor(this.random() * pool.length);
+      if (picked.has(i)) continue;
+      picked.add(i);
+      if (!exclude.has(pool[i].id)) out.push(pool[i]);
+    }
+    return out;
+  }
+
+  /** A random member in state dead (not left), or undefined. */
+  randomDead(): Member | undefined {
+    const dead: Member[] = [];
+    for (const m of this.members.values()) if (m.state === 'dead') dead.push(m);
+    return dead.length === 0 ? undefined : dead[Math.floor(this.random() * dead.length)];
+  }
+
+  /** How many times each update is gossiped: retransmitMult·ceil(log10(N+1)). */
+  retransmitLimit(): number {
+    return this.options.retransmitMult * Math.max(1, Math.ceil(Math.log10(this.size() + 1)));
+  }
+
+  /** The whole view as updates, for anti-entropy. */
+  snapshot(): MemberUpdate[] {
+    const out: MemberUpdate[] = [];
+    for (const m of this.members.values()) out.push(toUpdate(m));
+    return out;
+  }
+
+  /**
+   * Hash over (id, incarnation) of active members, self included. Two agents with
+   * the same root see the same live cluster; suspect and alive count alike, since
+   * suspicion is transient and settled by gossip rather than by list exchange.
+   */
+  membersRoot(): string {
+    const parts: string[] = [];
+    for (const m of this.members.values())
+      if (isActive(m.state)) parts.push(`${m.id}@${m.incarnation}`);
+    parts.sort();
+    return fnv64(parts.join(','));
+  }
+
+  /** Queued updates to piggyback: up to `max`, least-sent first; counts the transmission. */
+  takeBroadcasts(max: number): MemberUpdate[] {
+    if (this.broadcasts.size === 0 || max <= 0) return [];
+    const limit = this.retransmitLimit();
+    const list = [...this.broadcasts.values()];
+    if (list.length > max) list.sort((a, b) => a.transmits - b.transmits);
+    const out: MemberUpdate[] = [];
+    for (const b of list) {
+      if (out.length >= max) break;
+      out.push(b.update);
+      if (++b.transmits >= limit) this.broadcasts.delete(b.update.id);
+    }
+    return out;
+  }
+
+  /** Whether membership updates wait to be gossiped. */
+  hasBroadcasts(): boolean {
+    return this.broadcasts.size > 0;
+  }
+
+  /** Notes that a message came from `id` (refreshes last heard). */
+  heardFrom(id: string, now: number): void {
+    const m = this.members.get(id);
+    if (m !== undefined) m.lastHeard = now;
+  }
+
+  /**
+   * Applies a membership update. With `broadcast`, a change is queued to be
+   * gossiped on. Updates about this agent that accuse it (suspect/dead at an
+   * incarnation ≥ its own) are refuted by raising the incarnation.
+   */
+  apply(u: MemberUpdate, now: number, broadcast = true): ApplyOutcome {
+    if (u.id === this.self.id) return this.applyAboutSelf(u, now);
+    const m = this.members.get(u.id);
+    if (m === undefined) {
+      const gone = this.reaped.get(u.id);
+      if (gone !== undefined && u.incarnation <= gone.incarnation) return 'ignored';
+      // Learning of a dead member we never knew adds nothing but memory.
+      if (!isActive(u.state)) return 'ignored';
+      if (this.members.size >= this.options.maxMembers) return 'ignored';
+      const fresh: Member = {
+        id: u.id,
+        addr: u.addr,
+        state: u.state,
+        incarnation: u.incarnation,
+        stateSince: now,
+        lastHeard: now,
+      };
+      this.members.set(u.id, fresh);
+      this.reaped.delete(u.id);
+      this.activeCache = undefined;
+      if (u.state === 'suspect') this.startSuspicion(fresh, u.reporter, now);
+      // A new member goes to the end of this round's probe order, at a random place.
+      this.probeOrder.splice(Math.floor(this.random() * (this.probeOrder.length + 1)), 0, u.id);
+      if (broadcast) this.queue(u);
+      return 'new';
+    }
+    if (!supersedes(u.incarnation, u.state, m.incarnation, m.state)) {
+      // The same suspicion from another reporter shortens the timeout (Lifeguard).
+      if (u.state === 'suspect' && m.state === 'suspect' && u.incarnation === m.incarnation) {
+        const s = this.suspicions.get(m.id);
+        if (s !== undefined && u.reporter !== '' && !s.reporters.has(u.reporter)) {
+          s.reporters.add(u.reporter);
+          s.deadline = s.started + this.suspicionTimeout(s.reporters.size - 1);
+          if (broadcast && s.reporters.size <= this.options.suspicionConfirmations + 1) {
+            this.queue(u);
+          }
+          return 'confirmed';
+        }
+      }
+      return 'ignored';
+    }
+    this.setState(m, u.state, u.incarnation, now);
+    m.addr = u.addr;
+    m.lastHeard = now;
+    if (u.state === 'suspect') this.startSuspicion(m, u.reporter, now);
+    if (broadcast) this.queue(u);
+    return 'changed';
+  }
+
+  /** Starts leaving: this agent's state becomes `left`, to be gossiped. */
+  leave(now: number): MemberUpdate {
+    this.leaving = true;
+    this.setState(this.self, 'left', this.self.incarnation, now);
+    const u = this.selfUpdate();
+    this.queue(u);
+    return u;
+  }
+
+  /** Whether leave() was called. */
+  get isLeaving(): boolean {
+    return this.leaving;
+  }
+
+  /** The deadline of the next thing to do. */
+  nextWakeup(): number {
+    let t = Math.min(this.nextProbeAt, this.nextReapAt);
+    if (this.probe !== undefined)
+      t = Math.min(t, this.probe.indirectSent ? this.probe.failAt : this.probe.indirectAt);
+    for (const s of this.suspicions.values()) t = Math.min(t, s.deadline);
+    return t;
+  }
+
+  /** Advances time: probes, indirect probes, suspicion timeouts, reaping. */
+  tick(now: number): ProbeSend[] {
+    const out: ProbeSend[] = [];
+    if (this.lastTick !== undefined && now - this.lastTick > this.options.stallMs) {
+      this.shiftDeadlines(now - this.lastTick);
+    }
+    this.lastTick = now;
+    if (this.leaving) return out;
+
+    const p = this.probe;
+    if (p !== undefined) {
+      if (!p.indirectSent && now >= p.indirectAt) {
+        p.indirectSent = true;
+        for (const helper of this.randomMembers(this.options.indirectProbes, new Set([p.target]))) {
+          out.push({
+            to: helper.addr,
+            body: { type: 'ping-req', seq: p.seq, target: p.target, targetAddr: p.addr },
+          });
+        }
+      }
+      if (now >= p.failAt) {
+        this.probe = undefined;
+        const m = this.members.get(p.target);
+        if (m !== undefined && m.state === 'alive') {
+          const u: MemberUpdate = {
+            id: m.id,
+            addr: m.addr,
+            state: 'suspect',
+            incarnation: m.incarnation,
+            reporter: this.self.id,
+          };
+          this.apply(u, now);
+        }
+      }
+    }
+
+    for (const [id, s] of this.suspicions) {
+      if (now < s.deadline) continue;
+      this.suspicions.delete(id);
+      const m = this.members.get(id);
+      if (m === undefined || m.state !== 'suspect' || m.incarnation !== s.incarnation) continue;
+      this.apply(
+        { id, addr: m.addr, state: 'dead', incarnation: m.incarnation, reporter: '' },
+        now,
+      );
+    }
+
+    for (const [seq, f] of this.forwards) if (now >= f.expires) this.forwards.delete(seq);
+
+    if (now >= this.nextProbeAt) {
+      this.nextProbeAt = now + this.options.probeIntervalMs;
+      const target = this.nextProbeTarget();
+      if (target !== undefined) {
+        const seq = this.nextSeq();
+        this.probe = {
+          seq,
+          target: target.id,
+          addr: target.addr,
+          indirectAt: now + this.options.probeTimeoutMs,
+          failAt: now + this.options.probeTimeoutMs + this.options.indirectTimeoutMs,
+          indirectSent: false,
+        };
+        out.push({ to: target.addr, body: { type: 'ping', seq, target: target.id } });
+      }
+    }
+
+    if (now >= this.nextReapAt) {
+      this.nextReapAt = now + 1000;
+      this.reap(now);
+    }
+    return out;
+  }
+
+  /** A ping arrived: acknowledge it if it is meant for this agent. */
+  onPing(fromAddr: string, body: { seq: number; target: string }): ProbeSend[] {
+    // A restarted agent on the same address has a new id: it must not answer for
+    // the old one, or the old one would never be declared dead.
+    if (body.target !== this.self.id || this.leaving) return [];
+    return [{ to: fromAddr, body: { type: 'ack', seq: body.seq, target: this.self.id } }];
+  }
+
+  /** A ping-req arrived: probe the target on the requester's behalf. */
+  onPingReq(
+    fromAddr: string,
+    body: { seq: number; target: string; targetAddr: string },
+    now: number,
+  ): ProbeSend[] {
+    if (this.leaving) return [];
+    if (body.target === this.self.id) {
+      return [{ to: fromAddr, body: { type: 'ack', seq: body.seq, target: this.self.id } }];
+    }
+    if (this.forwards.size >= 1024) return []; // bounded: a flood of requests is dropped
+    const seq = this.nextSeq();
+    this.forwards.set(seq, {
+      requesterAddr: fromAddr,
+      requesterSeq: body.seq,
+      target: body.target,
+      expires: now + this.options.probeTimeoutMs + this.options.indirectTimeoutMs,
+    });
+    return [{ to: body.targetAddr, body: { type: 'ping', seq, target: body.target } }];
+  }
+
+  /** An ack arrived: completes our probe, or is relayed to whoever asked us to probe. */
+  onAck(body: { seq: number; target: string }, now: number): ProbeSend[] {
+    const m = this.members.get(body.target);
+    if (m !== undefined) m.lastHeard = now;
+    const p = this.probe;
+    if (p !== undefined && p.seq === body.seq && p.target === body.target) {
+      this.probe = undefined;
+      return [];
+    }
+    const f = this.forwards.get(body.seq);
+    if (f !== undefined && f.target === body.target) {
+      this.forwards.delete(body.seq);
+      return [
+        { to: f.requesterAddr, body: { type: 'ack', seq: f.requesterSeq, target: f.target } },
+      ];
+    }
+    return [];
+  }
+
+  /** Lifeguard: timeout = max(min, max − (max − min)·log(C+1)/log(K+1)) for C confirmations. */
+  suspicionTimeout(confirmations: number): number {
+    const { suspicionMinMs: min, suspicionMaxMs: max, suspicionConfirmations: k } = this.options;
+    if (k <= 0) return min;
+    const frac = Math.log(confirmations + 1) / Math.log(k + 1);
+    return Math.max(min, Math.floor(max - (max - min) * frac));
+  }
+
+  private applyAboutSelf(u: MemberUpdate, now: number): ApplyOutcome {
+    if (this.leaving) {
+      // Keep saying we left, above whatever is said about us.
+      if (u.state !== 'left' && u.incarnation >= this.self.incarnation) {
+        this.self.incarnation = u.incarnation + 1;
+        this.queue(this.selfUpdate());
+        return 'refuted';
+      }
+      return 'ignored';
+    }
+    if (u.state === 'alive' && u.incarnation <= this.self.incarnation) return 'ignored';
+    if (u.incarnation < this.self.incarnation) return 'ignored';
+    // Someone believes we are suspect/dead/left (or alive above our own count):
+    // refute with a greater incarnation (SWIM §4.2).
+    this.self.incarnation = u.incarnation + 1;
+    this.self.stateSince = now;
+    this.queue(this.selfUpdate());
+    return 'refuted';
+  }
+
+  private startSuspicion(m: Member, reporter: string, now: number): void {
+    const reporters = new Set<string>(reporter === '' ? [] : [reporter]);
+    this.suspicions.set(m.id, {
+      incarnation: m.incarnation,
+      started: now,
+      reporters,
+      deadline: now + this.suspicionTimeout(0),
+    });
+  }
+
+  private setState(m: Member, state: MemberState, incarnation: number, now: number): void {
+    if (m.state !== state) m.stateSince = now;
+    const wasActive = isActive(m.state);
+    m.state = state;
+    m.incarnation = incarnation;
+    if (state !== 'suspect') this.suspicions.delete(m.id);
+    if (wasActive !== isActive(state)) this.activeCache = undefined;
+  }
+
+  private queue(u: MemberUpdate): void {
+    this.broadcasts.delete(u.id);
+    if (this.broadcasts.size >= this.options.maxBroadcasts) {
+      let worst: Broadcast | undefined;
+      for (const b of this.broadcasts.values())
+        if (worst === undefined || b.transmits > worst.transmits) worst = b;
+      if (worst !== undefined) this.broadcasts.delete(worst.update.id);
+    }
+    this.broadcasts.set(u.id, { update: u, transmits: 0 });
+  }
+
+  private selfUpdate(): MemberUpdate {
+    return toUpdate(this.self);
+  }
+
+  private nextProbeTarget(): Member | undefined {
+    for (let pass = 0; pass < 2; pass++) {
+      while (this.probeOrder.length > 0) {
+        const id = this.probeOrder.pop()!;
+        const m = this.members.get(id);
+        if (m !== undefined && m !== this.self && isActive(m.state)) return m;
+      }
+      // A new round: every active member once, in random order (SWIM §4.3).
+      this.probeOrder = this.active().map((m) => m.id);
+      shuffle(this.probeOrder, this.random);
+    }
+    return undefined;
+  }
+
+  private reap(now: number): void {
+    for (const [id, m] of this.members) {
+      if (m === this.self || isActive(m.state)) continue;
+      if (now - m.stateSince < this.options.reapMs) continue;
+      this.members.delete(id);
+      this.reaped.set(id, { incarnation: m.incarnation, until: now + this.options.reapMs });
+    }
+    for (const [id, r] of this.reaped) if (now >= r.until) this.reaped.delete(id);
+  }
+
+  private shiftDeadlines(gap: number): void {
+    if (this.probe !== undefined) {
+      this.probe.indirectAt += gap;
+      this.probe.failAt += gap;
+    }
+    for (const s of this.suspicions.values()) {
+      s.deadline += gap;
+      s.started += gap;
+    }
+    for (const f of this.forwards.values()) f.expires += gap;
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    return this.seq;
+  }
+}
+
+function toUpdate(m: Member): MemberUpdate {
+  return { id: m.id, addr: m.addr, state: m.state, incarnation: m.incarnation, reporter: '' };
+}
+
+function shuffle<T>(a: T[], random: () => number): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+}
+
+/** FNV-1a over UTF-16 code units, 64 bits as two 32-bit lanes, 16 hex digits. */
+function fnv64(text: string): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 16777619);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h1 >>> 15);
+  }
+  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+}

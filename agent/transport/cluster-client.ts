@@ -1,0 +1,49 @@
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import {
+  ClusterClient,
+  type ClusterMessage,
+  type ExchangeResponse,
+} from '../../generated/btoverlay/v1/cluster.js';
+
+/** A gRPC channel to another agent's Cluster service. */
+export class ClusterPeer {
+  private readonly client: ClusterClient;
+
+  constructor(
+    readonly addr: string,
+    maxMessageBytes: number,
+  ) {
+    this.client = new ClusterClient(addr, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': maxMessageBytes,
+      'grpc.max_send_message_length': maxMessageBytes,
+      // A dead peer is retried by the next probe; do not queue behind it for long.
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2000,
+    });
+  }
+
+  /**
+   * Sends messages; resolves with the peer's immediate replies. No gRPC deadline
+   * (it would add a grpc-timeout header to every probe): the call is cancelled
+   * after `timeoutMs` instead; SWIM's own timers judge the peer.
+   */
+  exchange(messages: ClusterMessage[], timeoutMs: number): Promise<ClusterMessage[]> {
+    return new Promise((resolve, reject) => {
+      const call = this.client.exchange(
+        { messages },
+        new Metadata(),
+        {},
+        (err: ServiceError | null, res?: ExchangeResponse) => {
+          clearTimeout(timer);
+          if (err !== null) reject(err);
+          else resolve(res?.messages ?? []);
+        },
+      );
+      const timer = setTimeout(() => call.cancel(), timeoutMs);
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

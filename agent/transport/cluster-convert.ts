@@ -1,0 +1,204 @@
+import {
+  MemberState as WireState,
+  type ClusterMessage,
+  type MemberUpdate as WireUpdate,
+  type Sync,
+} from '../../generated/btoverlay/v1/cluster.js';
+import type { ProviderSet } from '../../generated/btoverlay/v1/provider.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { Body, Envelope, RecordSet } from '../gossip/messages.js';
+import type { MemberState, MemberUpdate } from '../membership/types.js';
+import { infoHashBytes, infoHashKey } from '../store/infohash.js';
+import { parseAddr } from '../store/record.js';
+import { recordFromWire, recordToWire } from './convert.js';
+
+/**
+ * Conversion between `btoverlay.v1.ClusterMessage` and the gossip node's core
+ * Envelope, with validation and bounds: a malformed message throws
+ * InvalidArgumentError and is dropped by the service, never reaching the core.
+ */
+
+/** Bounds applied to incoming cluster messages. */
+export interface ClusterLimits {
+  /** Member updates per message (piggyback or a whole list in a sync). */
+  readonly maxMembers: number;
+  /** Records per message. */
+  readonly maxRecords: number;
+  /** Digest buckets. */
+  readonly maxBuckets: number;
+}
+
+const TO_WIRE: Record<MemberState, WireState> = {
+  alive: WireState.MEMBER_STATE_ALIVE,
+  suspect: WireState.MEMBER_STATE_SUSPECT,
+  dead: WireState.MEMBER_STATE_DEAD,
+  left: WireState.MEMBER_STATE_LEFT,
+};
+const FROM_WIRE = new Map<WireState, MemberState>(
+  Object.entries(TO_WIRE).map(([k, v]) => [v, k as MemberState]),
+);
+
+const NODE_ID = /^[\w.:@-]{1,128}$/;
+
+/** A member state as the wire enum. */
+export function memberStateToWire(s: MemberState): WireState {
+  return TO_WIRE[s];
+}
+
+function hexToFixed(hex: string): bigint {
+  return hex === '' ? 0n : BigInt(`0x${hex}`);
+}
+
+function fixedToHex(n: bigint): string {
+  return n.toString(16).padStart(16, '0');
+}
+
+function updateToWire(u: MemberUpdate): WireUpdate {
+  return {
+    nodeId: u.id,
+    addr: u.addr,
+    state: TO_WIRE[u.state],
+    incarnation: BigInt(u.incarnation),
+    reporter: u.reporter,
+  };
+}
+
+function updateFromWire(w: WireUpdate, field: string): MemberUpdate {
+  const state = FROM_WIRE.get(w.state);
+  if (state === undefined) throw new InvalidArgumentError(`${field}.state`, 'unknown state');
+  if (!NODE_ID.test(w.nodeId)) throw new InvalidArgumentError(`${field}.node_id`, 'malformed');
+  if (w.reporter !== '' && !NODE_ID.test(w.reporter)) {
+    throw new InvalidArgumentError(`${field}.reporter`, 'malformed');
+  }
+  parseAddr(w.addr, `${field}.addr`);
+  if (w.incarnation > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidArgumentError(`${field}.incarnation`, 'too large');
+  }
+  return {
+    id: w.nodeId,
+    addr: w.addr,
+    state,
+    incarnation: Number(w.incarnation),
+    reporter: w.reporter,
+  };
+}
+
+function setsToWire(sets: readonly RecordSet[]): ProviderSet[] {
+  return sets.map((s) => ({
+    infoHash: infoHashBytes(s.key),
+    providers: s.records.map(recordToWire),
+  }));
+}
+
+function setsFromWire(sets: ProviderSet[], field: string, limits: ClusterLimits): RecordSet[] {
+  let n = 0;
+  for (const s of sets) n += s.providers.length;
+  if (n > limits.maxRecords)
+    throw new InvalidArgumentError(field, `${n} records > ${limits.maxRecords}`);
+  return sets.map((s) => ({
+    key: infoHashKey(s.infoHash, `${field}.info_hash`),
+    records: s.providers.map((p) => recordFromWire(p, `${field}.providers`)),
+  }));
+}
+
+function updatesFromWire(list: WireUpdate[], field: string, limits: ClusterLimits): MemberUpdate[] {
+  if (list.length > limits.maxMembers) {
+    throw new InvalidArgumentError(field, `${list.length} members > ${limits.maxMembers}`);
+  }
+  return list.map((u) => updateFromWire(u, field));
+}
+
+function syncToWire(b: Extract<Body, { type: 'sync' }>): Sync {
+  return {
+    phase: b.phase,
+    cutoff: BigInt(b.cutoff),
+    buckets: b.buckets,
+    root: hexToFixed(b.root),
+    membersRoot: hexToFixed(b.membersRoot),
+    bucketHashes: b.bucketHashes.map(hexToFixed),
+    want: [...b.want],
+    members: b.members.map(updateToWire),
+    records: setsToWire(b.records),
+    more: b.more,
+  };
+}
+
+/** Converts a core envelope to the wire message. */
+export function envelopeToWire(e: Envelope): ClusterMessage {
+  const m: ClusterMessage = {
+    fromId: e.fromId,
+    fromAddr: e.fromAddr,
+    members: e.members.map(updateToWire),
+    records: setsToWire(e.records),
+  };
+  const b = e.body;
+  switch (b.type) {
+    case 'ping':
+      m.ping = { seq: b.seq, target: b.target };
+      break;
+    case 'ack':
+      m.ack = { seq: b.seq, target: b.target };
+      break;
+    case 'ping-req':
+      m.pingReq = { seq: b.seq, target: b.target, targetAddr: b.targetAddr };
+      break;
+    case 'push':
+      m.push = {};
+      break;
+    case 'sync':
+      m.sync = syncToWire(b);
+      break;
+  }
+  return m;
+}
+
+/** Validates a wire message and converts it to a core envelope. */
+export function envelopeFromWire(m: ClusterMessage, limits: ClusterLimits): Envelope {
+  if (!NODE_ID.test(m.fromId)) throw new InvalidArgumentError('from_id', 'malformed');
+  parseAddr(m.fromAddr, 'from_addr');
+  const members = updatesFromWire(m.members, 'members', limits);
+  const records = setsFromWire(m.records, 'records', limits);
+  let body: Body;
+  if (m.ping !== undefined) body = { type: 'ping', seq: m.ping.seq, target: m.ping.target };
+  else if (m.ack !== undefined) body = { type: 'ack', seq: m.ack.seq, target: m.ack.target };
+  else if (m.pingReq !== undefined) {
+    parseAddr(m.pingReq.targetAddr, 'ping_req.target_addr');
+    body = {
+      type: 'ping-req',
+      seq: m.pingReq.seq,
+      target: m.pingReq.target,
+      targetAddr: m.pingReq.targetAddr,
+    };
+  } else if (m.sync !== undefined) {
+    const s = m.sync;
+    if (s.phase < 1 || s.phase > 4) throw new InvalidArgumentError('sync.phase', 'must be 1-4');
+    if (
+      s.buckets < 1 ||
+      s.buckets > limits.maxBuckets ||
+      s.bucketHashes.length > limits.maxBuckets
+    ) {
+      throw new InvalidArgumentError('sync.buckets', 'out of range');
+    }
+    if (s.want.length > limits.maxBuckets) throw new InvalidArgumentError('sync.want', 'too many');
+    if (s.cutoff < 0n || s.cutoff > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new InvalidArgumentError('sync.cutoff', 'out of range');
+    }
+    body = {
+      type: 'sync',
+      phase: s.phase as 1 | 2 | 3 | 4,
+      cutoff: Number(s.cutoff),
+      buckets: s.buckets,
+      root: fixedToHex(s.root),
+      membersRoot: fixedToHex(s.membersRoot),
+      bucketHashes: s.bucketHashes.map(fixedToHex),
+      want: s.want,
+      members: updatesFromWire(s.members, 'sync.members', limits),
+      records: setsFromWire(s.records, 'sync.records', limits),
+      more: s.more,
+    };
+  } else body = { type: 'push' };
+  return { fromId: m.fromId, fromAddr: m.fromAddr, members, records, body };
+}
+
+/** 16 hex digits → fixed64, for the Control digest. */
+export { hexToFixed, fixedToHex };

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.js';
-import { BootstrapPush } from './gossip/bootstrap-push.js';
+import { GossipDriver } from './gossip/driver.js';
+import { GossipNode } from './gossip/node.js';
 import { LegacyGossiper } from './legacy/gossiper.js';
 import { LegacyHandler } from './legacy/handler.js';
 import { Replica } from './replica.js';
 import { Store } from './store/store.js';
+import { createClusterService } from './transport/cluster-service.js';
 import { createControlService } from './transport/control-service.js';
 import { createGrpcServer, type AgentGrpcServer } from './transport/grpc-server.js';
 import { HttpHandler } from './transport/http-handler.js';
@@ -26,7 +28,9 @@ export class Agent {
   private readonly grpc: AgentGrpcServer;
   private readonly http: HttpHandler;
   private readonly listener: PortListener;
-  private readonly push: BootstrapPush;
+  /** Membership and gossip (pure), and their binding to timers and gRPC. */
+  private gossip: GossipNode | undefined;
+  private driver: GossipDriver | undefined;
   /** The legacy JSON protocol's inbound handler (undefined with --legacy-mode off). */
   readonly legacy: LegacyHandler | undefined;
   private readonly legacyGossip: LegacyGossiper | undefined;
@@ -56,7 +60,9 @@ export class Agent {
             return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
           },
           advertiseAddr: () => this.advertise,
+          membership: () => this.gossip?.membership,
         }),
+        cluster: createClusterService(() => this.driver),
       },
       { maxMessageBytes: config.maxMessageBytes },
     );
@@ -93,19 +99,6 @@ export class Agent {
       },
       onReject: (reason) => this.log.debug({ reason }, 'connection rejected'),
     });
-    this.push = new BootstrapPush(
-      this.replica,
-      config.bootstrap,
-      {
-        intervalMs: config.gossipIntervalMs,
-        fullSyncIntervalMs: config.fullSyncIntervalMs,
-        maxBatch: config.maxGossipBatch,
-        timeoutMs: config.gossipTimeoutMs,
-        maxPending: 100_000,
-        maxMessageBytes: config.maxMessageBytes,
-      },
-      log,
-    );
   }
 
   /** Creates the agent, binds its port and starts serving. */
@@ -117,7 +110,21 @@ export class Agent {
     // Sweep often enough that memory tracks the TTL, rarely enough to stay cheap.
     const sweepMs = Math.max(250, Math.min(10_000, Math.floor(config.store.ttlMs / 4)));
     agent.timers.push(setInterval(() => agent.replica.sweep(), sweepMs));
-    agent.push.start();
+    // Gossip starts once the advertise address (with the bound port) is known.
+    agent.gossip = new GossipNode(
+      agent.replica,
+      agent.advertise,
+      Date.now(),
+      config.cluster.gossip,
+      config.cluster.membership,
+    );
+    agent.driver = new GossipDriver(
+      agent.gossip,
+      config.bootstrap,
+      { ...config.cluster.driver, maxMessageBytes: config.maxMessageBytes },
+      log,
+    );
+    await agent.driver.start();
     agent.legacyGossip?.start();
     agent.grpc.setServing();
     log.info(
@@ -133,6 +140,19 @@ export class Agent {
     return agent;
   }
 
+  /** Tombstones every live record this agent accepted (origin = its node id). */
+  private withdrawOwnRecords(): void {
+    const now = this.replica.now();
+    const store = this.replica.store;
+    for (const key of [...store.keys()]) {
+      for (const r of store.records(key, now)) {
+        if (r.origin === this.replica.nodeId && !r.removed) {
+          this.replica.announce(key, { addr: r.addr, peerId: r.peerId, left: r.left }, true);
+        }
+      }
+    }
+  }
+
   /** The bound address. */
   address(): { host: string; port: number } {
     return this.listener.address();
@@ -145,9 +165,13 @@ export class Agent {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('shutting down');
+      // Graceful leave first, while the port still answers: tombstone what this
+      // agent announced, spread `left` with it, then stop gossiping.
+      this.withdrawOwnRecords();
+      await this.driver?.leave();
+      this.driver?.stop();
       this.grpc.setNotServing();
       for (const t of this.timers) clearInterval(t);
-      this.push.stop();
       this.legacyGossip?.stop();
       const closed = this.listener.stopAccepting();
       this.http.close();

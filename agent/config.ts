@@ -5,6 +5,7 @@ import { parseDuration } from './duration.js';
 import { parseAddr } from './store/record.js';
 import { DEFAULT_STORE_OPTIONS, type StoreOptions } from './store/store.js';
 import { LEGACY_MODES, type LegacyMode } from './legacy/handler.js';
+import { buildClusterConfig, type ClusterConfig, type RawClusterFlags } from './gossip/config.js';
 
 /** Log levels pino understands. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -40,6 +41,8 @@ export interface AgentConfig {
   readonly shutdownGraceMs: number;
   /** The legacy JSON-over-TCP protocol (inbound on the port, outbound gossip). */
   readonly legacy: LegacyConfig;
+  /** Membership (SWIM), gossip and anti-entropy settings (agent/gossip/config.ts). */
+  readonly cluster: ClusterConfig;
 }
 
 /** The legacy protocol's mode, peers and bounds. */
@@ -61,7 +64,7 @@ export interface LegacyConfig {
 }
 
 /** The flags of `btagent run` as strings, as parsed from argv or BTAGENT_* env vars. */
-export interface RawAgentFlags {
+export interface RawAgentFlags extends RawClusterFlags {
   listen: string;
   advertise?: string;
   bootstrap: string;
@@ -94,7 +97,7 @@ export const FLAG_DEFAULTS = {
   maxInfoHashes: String(DEFAULT_STORE_OPTIONS.maxInfoHashes),
   maxMessageBytes: String(4 * 1024 * 1024),
   gossipInterval: '200ms',
-  fullSyncInterval: '30s',
+  fullSyncInterval: '10s',
   legacyMode: 'read-write',
   legacyPeers: '',
   legacyGossipInterval: '8s',
@@ -137,7 +140,8 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  for (const b of bootstrap) hostPort(b, '--bootstrap');
+  // `dns:NAME:PORT` entries are re-resolved by the gossip driver (Docker Swarm: tasks.NAME).
+  for (const b of bootstrap) hostPort(b.startsWith('dns:') ? b.slice(4) : b, '--bootstrap');
   if (!(LOG_LEVELS as readonly string[]).includes(raw.logLevel)) {
     throw new ConfigError(`--log-level: "${raw.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
@@ -180,6 +184,11 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
     gossipTimeoutMs: 2000,
     shutdownGraceMs: 4000,
     legacy: buildLegacyConfig(raw),
+    cluster: buildClusterConfig(
+      raw,
+      Math.max(10, gossipIntervalMs),
+      Math.max(1000, parseDuration(raw.fullSyncInterval, '--full-sync-interval')),
+    ),
   };
 }
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { Agent } from './agent.js';
 import { buildConfig, FLAG_DEFAULTS, LOG_LEVELS, type RawAgentFlags } from './config.js';
+import { addClusterFlags } from './gossip/config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
@@ -15,8 +16,7 @@ function flag(flags: string, description: string, envName: string, defaultValue?
 
 /** Adds `btagent run` (the default command): the daemon. */
 function registerRun(program: Command): void {
-  program
-    .command('run', { isDefault: true })
+  addClusterFlags(program.command('run', { isDefault: true }))
     .description('run an agent: gRPC, legacy JSON and HTTP on one port, replicating by gossip')
     .addOption(
       flag(
@@ -35,8 +35,8 @@ function registerRun(program: Command): void {
     )
     .addOption(
       flag(
-        '--bootstrap <host:port,...>',
-        'other agents to replicate with',
+        '--bootstrap <host:port|dns:NAME:PORT,...>',
+        'agents to join through (dns: entries are re-resolved)',
         'BTAGENT_BOOTSTRAP',
         FLAG_DEFAULTS.bootstrap,
       ),
@@ -107,7 +107,7 @@ function registerRun(program: Command): void {
     .addOption(
       flag(
         '--full-sync-interval <duration>',
-        'how often everything is pushed',
+        'push-pull anti-entropy with one random member this often',
         'BTAGENT_FULL_SYNC_INTERVAL',
         FLAG_DEFAULTS.fullSyncInterval,
       ),

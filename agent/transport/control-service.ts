@@ -1,5 +1,11 @@
-import type { ControlServer, StatusResponse } from '../../generated/btoverlay/v1/control.js';
+import type {
+  ControlServer,
+  DigestRequest,
+  StatusResponse,
+} from '../../generated/btoverlay/v1/control.js';
+import type { Membership } from '../membership/swim.js';
 import type { Replica } from '../replica.js';
+import { digestReply, membersReply } from './cluster-control.js';
 import { unary } from './unary.js';
 
 /** What the Control service reports about the agent besides the Store. */
@@ -8,6 +14,8 @@ export interface AgentIdentity {
   readonly startedAt: number;
   readonly listenAddr: () => string;
   readonly advertiseAddr: () => string;
+  /** The cluster membership (for Control.Members); undefined before it starts. */
+  readonly membership?: () => Membership | undefined;
 }
 
 /** The Control gRPC service: read-only queries for operators and `btctl`. */
@@ -29,5 +37,7 @@ export function createControlService(replica: Replica, identity: AgentIdentity):
         ttlMs: BigInt(replica.store.options.ttlMs),
       };
     }),
+    members: unary(() => membersReply(identity.membership?.(), replica.nodeId)),
+    digest: unary((req: DigestRequest) => digestReply(replica, req)),
   };
 }

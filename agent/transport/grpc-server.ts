@@ -9,12 +9,17 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ClusterService } from '../../generated/btoverlay/v1/cluster.js';
 import { ControlService } from '../../generated/btoverlay/v1/control.js';
 import { OverlayService } from '../../generated/btoverlay/v1/overlay.js';
 import { PROTO_DIR } from '../paths.js';
 
 /** The fully qualified names of the services, as health checks name them. */
-export const SERVICE_NAMES = ['btoverlay.v1.Overlay', 'btoverlay.v1.Control'] as const;
+export const SERVICE_NAMES = [
+  'btoverlay.v1.Overlay',
+  'btoverlay.v1.Control',
+  'btoverlay.v1.Cluster',
+] as const;
 
 /** Options of the agent's gRPC server. */
 export interface GrpcServerOptions {
@@ -26,6 +31,8 @@ export interface GrpcServerOptions {
 export interface GrpcServices {
   readonly overlay: UntypedServiceImplementation;
   readonly control: UntypedServiceImplementation;
+  /** Agent-to-agent membership and gossip (btoverlay.v1.Cluster). */
+  readonly cluster: UntypedServiceImplementation;
 }
 
 /** The agent's gRPC server, fed connections by the port sniffer rather than binding itself. */
@@ -59,6 +66,7 @@ export function createGrpcServer(
   });
   server.addService(OverlayService, services.overlay);
   server.addService(ControlService, services.control);
+  server.addService(ClusterService, services.cluster);
 
   const health = new HealthImplementation({
     '': 'NOT_SERVING',

@@ -1,0 +1,48 @@
+import type {
+  DigestRequest,
+  DigestResponse,
+  MembersResponse,
+} from '../../generated/btoverlay/v1/control.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { Membership } from '../membership/swim.js';
+import type { Replica } from '../replica.js';
+import { DEFAULT_DIGEST_BUCKETS, digestCutoff, validBucketCount } from '../store/digest.js';
+import { hexToFixed, memberStateToWire } from './cluster-convert.js';
+
+/** Control.Members: the agent's member list, itself included, sorted by node id. */
+export function membersReply(membership: Membership | undefined, self: string): MembersResponse {
+  if (membership === undefined) return { members: [] };
+  const members = [...membership.all()]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((m) => ({
+      nodeId: m.id,
+      addr: m.addr,
+      state: memberStateToWire(m.state),
+      incarnation: BigInt(m.incarnation),
+      lastHeard: BigInt(m.lastHeard),
+      stateSince: BigInt(m.stateSince),
+      isSelf: m.id === self,
+    }));
+  return { members };
+}
+
+/** Control.Digest: a digest of the live records at the requested cutoff. */
+export function digestReply(replica: Replica, req: DigestRequest): DigestResponse {
+  const buckets = req.buckets === 0 ? DEFAULT_DIGEST_BUCKETS : req.buckets;
+  if (!validBucketCount(buckets)) {
+    throw new InvalidArgumentError('buckets', 'must be a power of two between 1 and 4096');
+  }
+  if (req.cutoff < 0n || req.cutoff > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidArgumentError('cutoff', 'must be Unix milliseconds');
+  }
+  const cutoff = req.cutoff === 0n ? digestCutoff(replica.now(), 2000, 1000) : Number(req.cutoff);
+  const d = replica.store.digest(cutoff, buckets);
+  return {
+    nodeId: replica.nodeId,
+    cutoff: BigInt(cutoff),
+    root: hexToFixed(d.root),
+    bucketHashes: d.bucketHashes.map(hexToFixed),
+    bucketCounts: [...d.bucketCounts],
+    records: BigInt(d.records),
+  };
+}

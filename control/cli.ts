@@ -9,7 +9,16 @@ import {
   UsageError,
 } from './args.js';
 import { AgentCallError, connect, type AgentClient } from './client.js';
-import { json, providerJson, providersTable, statusText } from './format.js';
+import { compareDigests, convergenceCutoff, type ConvergenceReport } from './convergence.js';
+import {
+  convergenceText,
+  json,
+  memberJson,
+  membersTable,
+  providerJson,
+  providersTable,
+  statusText,
+} from './format.js';
 import { formatInfoHash, InfoHashParseError, parseInfoHash } from './infohash.js';
 
 /** btctl's exit codes. */
@@ -127,7 +136,69 @@ export function buildProgram(): Command {
       out(opts.json ? json(s) : statusText(s));
     });
 
+  withGlobals(program.command('members'))
+    .description("the agent's view of cluster membership (like `serf members`)")
+    .action(async (opts: GlobalOptions) => {
+      const members = await withClient(opts, (c) => c.members());
+      const now = Date.now();
+      out(
+        opts.json
+          ? json({ members: members.map((m) => memberJson(m, now)) })
+          : membersTable(members, now),
+      );
+    });
+
+  program
+    .command('convergence')
+    .description('ask every alive member for its digest; exit 0 only when all agree')
+    .addOption(
+      new Option('--node <host:port>', 'agent whose member list to use')
+        .env('BTCTL_NODE')
+        .default('localhost:6000'),
+    )
+    .option('--watch', 'repeat until all agree or --timeout passes')
+    .addOption(new Option('--timeout <duration>', 'how long --watch waits').default('10s'))
+    .option('--json', 'print JSON instead of a table')
+    .action(async (opts: { node: string; timeout: string; watch?: boolean; json?: boolean }) => {
+      const node = parseHostPort(opts.node, '--node');
+      const timeoutMs = parseTimeout(opts.timeout, '--timeout');
+      const deadline = Date.now() + timeoutMs;
+      let report: ConvergenceReport;
+      for (;;) {
+        report = await convergenceOnce(node, Math.min(3000, timeoutMs));
+        if (report.converged || !opts.watch || Date.now() >= deadline) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      out(opts.json ? json(report) : convergenceText(report));
+      if (!report.converged) process.exitCode = EXIT.failure;
+    });
+
   return program;
+}
+
+/** One convergence check: members of `node`, then every alive member's digest at one cutoff. */
+async function convergenceOnce(node: string, callTimeoutMs: number): Promise<ConvergenceReport> {
+  const first = connect(node, { timeoutMs: callTimeoutMs });
+  let members;
+  try {
+    members = (await first.members()).filter((m) => m.state === 'alive');
+  } finally {
+    first.close();
+  }
+  const cutoff = convergenceCutoff(Date.now());
+  const results = await Promise.all(
+    members.map(async (m) => {
+      const c = connect(m.addr, { timeoutMs: callTimeoutMs });
+      try {
+        return await c.digest(cutoff);
+      } catch (err) {
+        return err as Error;
+      } finally {
+        c.close();
+      }
+    }),
+  );
+  return compareDigests(cutoff, members, results, node);
 }
 
 /** Maps an error to btctl's message and exit code: the one place this happens. */

@@ -1,5 +1,11 @@
 import { credentials, Metadata, status, type ServiceError, type Client } from '@grpc/grpc-js';
-import { ControlClient, type StatusResponse } from '../generated/btoverlay/v1/control.js';
+import { MemberState } from '../generated/btoverlay/v1/cluster.js';
+import {
+  ControlClient,
+  type DigestResponse,
+  type MembersResponse,
+  type StatusResponse,
+} from '../generated/btoverlay/v1/control.js';
 import { OverlayClient } from '../generated/btoverlay/v1/overlay.js';
 import type { Provider as WireProvider } from '../generated/btoverlay/v1/provider.js';
 import { createHealthClient, type HealthStatus } from './health.js';
@@ -31,6 +37,43 @@ export interface AgentStatus {
   tombstones: number;
   ttlMs: number;
 }
+
+/** A member's state as btctl shows it. */
+export type MemberStateName = 'alive' | 'suspect' | 'dead' | 'left' | 'unknown';
+
+/** One member of the cluster as an agent sees it. */
+export interface MemberInfo {
+  nodeId: string;
+  addr: string;
+  state: MemberStateName;
+  incarnation: bigint;
+  /** Unix ms when the agent last heard from or about it. */
+  lastHeard: number;
+  /** Unix ms when it entered its state. */
+  stateSince: number;
+  /** The answering agent itself. */
+  isSelf: boolean;
+}
+
+/** A digest of an agent's live records (see Control.Digest). */
+export interface DigestInfo {
+  nodeId: string;
+  cutoff: number;
+  /** 16 hex digits; "0000000000000000" for no records. */
+  root: string;
+  bucketHashes: string[];
+  bucketCounts: number[];
+  records: number;
+}
+
+const STATE_NAMES: Record<number, MemberStateName> = {
+  [MemberState.MEMBER_STATE_ALIVE]: 'alive',
+  [MemberState.MEMBER_STATE_SUSPECT]: 'suspect',
+  [MemberState.MEMBER_STATE_DEAD]: 'dead',
+  [MemberState.MEMBER_STATE_LEFT]: 'left',
+};
+
+const hex64 = (n: bigint): string => n.toString(16).padStart(16, '0');
 
 /** What to announce. */
 export interface AnnounceInput {
@@ -70,6 +113,10 @@ export interface AgentClient {
   lookup(infoHash: Uint8Array, limit?: number): Promise<Provider[]>;
   announce(input: AnnounceInput): Promise<Provider>;
   status(): Promise<AgentStatus>;
+  /** The agent's member list, itself included. */
+  members(): Promise<MemberInfo[]>;
+  /** A digest of the agent's records live at `cutoff` (0 = the agent picks). */
+  digest(cutoff?: number, buckets?: number): Promise<DigestInfo>;
   /** grpc.health.v1 status of the whole server (service ''). */
   health(service?: string): Promise<HealthStatus>;
   close(): void;
@@ -152,6 +199,31 @@ export function connect(node: string, options: ConnectOptions = {}): AgentClient
         providers: Number(s.providers),
         tombstones: Number(s.tombstones),
         ttlMs: Number(s.ttlMs),
+      };
+    },
+    async members() {
+      const res = await call<MembersResponse>((md, o, cb) => control.members({}, md, o, cb));
+      return res.members.map((m) => ({
+        nodeId: m.nodeId,
+        addr: m.addr,
+        state: STATE_NAMES[m.state] ?? 'unknown',
+        incarnation: m.incarnation,
+        lastHeard: Number(m.lastHeard),
+        stateSince: Number(m.stateSince),
+        isSelf: m.isSelf,
+      }));
+    },
+    async digest(cutoff = 0, buckets = 0) {
+      const d = await call<DigestResponse>((md, o, cb) =>
+        control.digest({ cutoff: BigInt(cutoff), buckets }, md, o, cb),
+      );
+      return {
+        nodeId: d.nodeId,
+        cutoff: Number(d.cutoff),
+        root: hex64(d.root),
+        bucketHashes: d.bucketHashes.map(hex64),
+        bucketCounts: d.bucketCounts,
+        records: Number(d.records),
       };
     },
     async health(service = '') {

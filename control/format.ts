@@ -1,4 +1,5 @@
-import type { AgentStatus, Provider } from './client.js';
+import type { AgentStatus, MemberInfo, Provider } from './client.js';
+import type { ConvergenceReport } from './convergence.js';
 
 /**
  * Output formatting for btctl, in one place: aligned tables for people, JSON for
@@ -82,4 +83,52 @@ export function json(value: unknown): string {
   return (
     JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n'
   );
+}
+
+/** Human form of a member list, like `serf members`. */
+export function membersTable(members: MemberInfo[], now: number): string {
+  return table(
+    ['NODE ID', 'ADDRESS', 'STATE', 'INCARNATION', 'LAST HEARD', 'SINCE'],
+    members.map((m) => [
+      m.isSelf ? `${m.nodeId} (self)` : m.nodeId,
+      m.addr,
+      m.state,
+      m.incarnation.toString(),
+      m.isSelf ? '-' : `${age(now - m.lastHeard)} ago`,
+      age(now - m.stateSince),
+    ]),
+  );
+}
+
+/** JSON form of a member. */
+export function memberJson(m: MemberInfo, now: number): Record<string, unknown> {
+  return {
+    node_id: m.nodeId,
+    addr: m.addr,
+    state: m.state,
+    incarnation: m.incarnation.toString(),
+    last_heard: m.lastHeard,
+    last_heard_age_ms: now - m.lastHeard,
+    state_since: m.stateSince,
+    self: m.isSelf,
+  };
+}
+
+/** Human form of a convergence report. */
+export function convergenceText(r: ConvergenceReport): string {
+  const rows = r.agents.map((a) => [
+    a.nodeId,
+    a.addr,
+    a.status,
+    a.root || '-',
+    String(a.records),
+    a.status === 'differs'
+      ? `${a.differingBuckets} buckets, >=${a.differingRecords} records`
+      : (a.error ?? '-'),
+  ]);
+  const head = table(['NODE ID', 'ADDRESS', 'STATUS', 'ROOT', 'RECORDS', 'DIFFERENCE'], rows);
+  const verdict = r.converged
+    ? `converged: all ${r.asked} alive members agree`
+    : `not converged: ${r.agree}/${r.asked} alive members agree`;
+  return `${head}${verdict}\n`;
 }

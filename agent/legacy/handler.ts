@@ -151,9 +151,10 @@ export class LegacyHandler {
     socket.on('end', onEnd);
   };
 
-  /** Closes every legacy connection (shutdown). */
+  /** Closes every legacy connection (shutdown) and logs what the handler did. */
   destroyAll(): void {
     for (const s of this.sockets) s.destroy();
+    this.log.info({ legacy: this.counters }, 'legacy counters');
   }
 
   /** Applies one decoded message; returns the reply line of a lookup. */

@@ -108,6 +108,8 @@ async function runSession(
     process.once('SIGTERM', onSignal);
     session.start().then(
       () => {
+        if (json)
+          process.stdout.write(JSON.stringify({ event: 'listening', port: session.port }) + '\n');
         if (untilComplete && session.complete) void finish(EXIT_OK);
       },
       (e: Error) => void finish(EXIT_FAILURE, e),

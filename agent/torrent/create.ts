@@ -5,7 +5,9 @@
 import { createReadStream, statSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, join, relative, sep } from 'node:path';
-import { encodeMetainfo } from './metainfo.js';
+import bencode from 'bencode';
+import { MetainfoError } from './errors.js';
+import { encodeMetainfo, findTopLevelValue } from './metainfo.js';
 
 export interface CreateTorrentOptions {
   /** A file (single-file torrent) or a directory (multi-file). */
@@ -71,4 +73,25 @@ export async function createTorrent(o: CreateTorrentOptions): Promise<Buffer> {
     root['announce-list'] = [o.announce];
   }
   return encodeMetainfo(root);
+}
+
+/**
+ * Returns a copy of a .torrent with its announce URLs replaced. The `info` bytes are
+ * copied verbatim (the info hash cannot change); other keys are dropped.
+ */
+export function withTrackers(torrent: Uint8Array, urls: string[]): Buffer {
+  const span = findTopLevelValue(torrent, 'info');
+  if (!span) throw new MetainfoError('info', 'missing');
+  const enc = (x: unknown): Buffer => Buffer.from(bencode.encode(x));
+  // Keys in sorted order (BEP 3 dictionaries): announce, announce-list, info.
+  return Buffer.concat([
+    Buffer.from('d'),
+    enc('announce'),
+    enc(urls[0] ?? ''),
+    enc('announce-list'),
+    enc([urls]),
+    enc('info'),
+    Buffer.from(torrent.subarray(span[0], span[1])),
+    Buffer.from('e'),
+  ]);
 }

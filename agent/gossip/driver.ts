@@ -54,6 +54,11 @@ export class GossipDriver {
   ) {
     // Local announces (and merges) are pushed at once, after the current call returns.
     node.replica.onChange(() => this.queueFlush());
+    node.membership.onChange = (m, prev) =>
+      log.info(
+        { member: m.id, addr: m.addr, state: m.state, prev, incarnation: m.incarnation },
+        'member state',
+      );
   }
 
   /** Resolves the bootstrap list and starts the timer loop. */
@@ -141,8 +146,12 @@ export class GossipDriver {
     const now = this.clock();
     // Capped so that a clock jump never parks the loop for long.
     const wait = Math.max(0, Math.min(1000, this.node.nextWakeup() - now));
+    const due = now + wait;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      const late = this.clock() - due;
+      // A timer this late means the whole process was stalled, not the peers.
+      this.node.membership.compensateStall(late);
       this.dispatch(this.node.tick(this.clock()));
       this.schedule();
     }, wait);

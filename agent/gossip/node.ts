@@ -216,6 +216,7 @@ export class GossipNode {
 
   /** Messages produced by local changes (announces) since the last call. */
   drain(): Outbound[] {
+    for (const p of this.membership.takeSends()) this.sendProbe(p);
     if (this.eagerRecords.length > 0 || this.eagerMembers) this.flushEager();
     const out = this.outbox;
     this.outbox = [];

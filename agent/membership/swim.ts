@@ -41,8 +41,8 @@ export const DEFAULT_MEMBERSHIP_OPTIONS: MembershipOptions = Object.freeze({
   probeTimeoutMs: 200,
   indirectTimeoutMs: 400,
   indirectProbes: 3,
-  suspicionMinMs: 1500,
-  suspicionMaxMs: 4000,
+  suspicionMinMs: 1000,
+  suspicionMaxMs: 3000,
   suspicionConfirmations: 3,
   reapMs: 30_000,
   retransmitMult: 3,
@@ -114,14 +114,18 @@ export class Membership {
   private readonly suspicions = new Map<string, Suspicion>();
   private readonly broadcasts = new Map<string, Broadcast>();
   private readonly forwards = new Map<number, Forward>();
+  /** Probes of members others suspect, to confirm quickly (see `apply`). */
+  private readonly verifications = new Map<number, { target: string; failAt: number }>();
+  private sends: ProbeSend[] = [];
   private probe: Probe | undefined;
   private probeOrder: string[] = [];
   private nextProbeAt = 0;
   private nextReapAt = 0;
   private seq = 0;
-  private lastTick: number | undefined;
   private activeCache: Member[] | undefined;
   private leaving = false;
+  /** Called after a member (not self) enters a new state or incarnation; for logs and metrics. */
+  onChange: ((m: Member, prev: MemberState) => void) | undefined;
 
   constructor(
     id: string,
@@ -296,7 +300,32 @@ export class Membership {
     m.lastHeard = now;
     if (u.state === 'suspect') this.startSuspicion(m, u.reporter, now);
     if (broadcast) this.queue(u);
+    if (u.state === 'suspect' && u.reporter !== this.self.id) this.maybeVerify(m, now);
     return 'changed';
+  }
+
+  /**
+   * On hearing that another agent suspects `m`, probe it ourselves at once with
+   * probability 2K/N (about 2K agents do so cluster-wide), instead of waiting for
+   * our round-robin to reach it. A failed verification is an independent
+   * confirmation, which shortens the Lifeguard timeout; a success does nothing
+   * (the member refutes by itself). This is what makes a dead agent dead within
+   * a few seconds without probing more often in steady state.
+   */
+  private maybeVerify(m: Member, now: number): void {
+    const p = Math.min(1, (2 * this.options.suspicionConfirmations) / this.size());
+    if (this.verifications.size >= 64 || this.random() >= p) return;
+    const seq = this.nextSeq();
+    const timeout = this.options.probeTimeoutMs + this.options.indirectTimeoutMs;
+    this.verifications.set(seq, { target: m.id, failAt: now + timeout });
+    this.sends.push({ to: m.addr, body: { type: 'ping', seq, target: m.id } });
+  }
+
+  /** Probe messages produced outside `tick` (verification pings); drains them. */
+  takeSends(): ProbeSend[] {
+    const out = this.sends;
+    this.sends = [];
+    return out;
   }
 
   /** Starts leaving: this agent's state becomes `left`, to be gossiped. */
@@ -319,16 +348,13 @@ export class Membership {
     if (this.probe !== undefined)
       t = Math.min(t, this.probe.indirectSent ? this.probe.failAt : this.probe.indirectAt);
     for (const s of this.suspicions.values()) t = Math.min(t, s.deadline);
+    for (const v of this.verifications.values()) t = Math.min(t, v.failAt);
     return t;
   }
 
   /** Advances time: probes, indirect probes, suspicion timeouts, reaping. */
   tick(now: number): ProbeSend[] {
     const out: ProbeSend[] = [];
-    if (this.lastTick !== undefined && now - this.lastTick > this.options.stallMs) {
-      this.shiftDeadlines(now - this.lastTick);
-    }
-    this.lastTick = now;
     if (this.leaving) return out;
 
     const p = this.probe;
@@ -370,6 +396,23 @@ export class Membership {
     }
 
     for (const [seq, f] of this.forwards) if (now >= f.expires) this.forwards.delete(seq);
+
+    for (const [seq, v] of this.verifications) {
+      if (now < v.failAt) continue;
+      this.verifications.delete(seq);
+      const m = this.members.get(v.target);
+      if (m === undefined || m.state !== 'suspect') continue;
+      this.apply(
+        {
+          id: m.id,
+          addr: m.addr,
+          state: 'suspect',
+          incarnation: m.incarnation,
+          reporter: this.self.id,
+        },
+        now,
+      );
+    }
 
     if (now >= this.nextProbeAt) {
       this.nextProbeAt = now + this.options.probeIntervalMs;
@@ -433,6 +476,11 @@ export class Membership {
       this.probe = undefined;
       return [];
     }
+    const v = this.verifications.get(body.seq);
+    if (v !== undefined && v.target === body.target) {
+      this.verifications.delete(body.seq);
+      return [];
+    }
     const f = this.forwards.get(body.seq);
     if (f !== undefined && f.target === body.target) {
       this.forwards.delete(body.seq);
@@ -482,12 +530,14 @@ export class Membership {
   }
 
   private setState(m: Member, state: MemberState, incarnation: number, now: number): void {
+    const prev = m.state;
     if (m.state !== state) m.stateSince = now;
     const wasActive = isActive(m.state);
     m.state = state;
     m.incarnation = incarnation;
     if (state !== 'suspect') this.suspicions.delete(m.id);
     if (wasActive !== isActive(state)) this.activeCache = undefined;
+    if (m !== this.self) this.onChange?.(m, prev);
   }
 
   private queue(u: MemberUpdate): void {
@@ -529,6 +579,17 @@ export class Membership {
     for (const [id, r] of this.reaped) if (now >= r.until) this.reaped.delete(id);
   }
 
+  /**
+   * Tells the machine that this process was stalled for `gapMs` (the driver saw
+   * its timer fire that late: SIGSTOP, GC, overload). Pending deadlines move back
+   * by the gap, so that our own silence is not blamed on others — a form of
+   * Lifeguard's local health awareness. Ignored below `stallMs`.
+   */
+  compensateStall(gapMs: number): void {
+    if (gapMs < this.options.stallMs) return;
+    this.shiftDeadlines(gapMs);
+  }
+
   private shiftDeadlines(gap: number): void {
     if (this.probe !== undefined) {
       this.probe.indirectAt += gap;
@@ -539,6 +600,7 @@ export class Membership {
       s.started += gap;
     }
     for (const f of this.forwards.values()) f.expires += gap;
+    for (const v of this.verifications.values()) v.failAt += gap;
   }
 
   private nextSeq(): number {

@@ -110,7 +110,7 @@ describe('our seeder, found through a local HTTP tracker', () => {
   let seed: Proc;
 
   beforeAll(async () => {
-    tracker = new TrackerServer({ intervalSec: 10 });
+    tracker = new TrackerServer({ intervalSec: 5 });
     url = await tracker.listen();
     dir = tmp();
     const root = join(dir, 'data', 'pack');

@@ -262,6 +262,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     await this.checkExisting();
     if (this.o.listen) await this.listen(this.o.listen);
     this.setState(this.picker.complete ? 'seeding' : 'downloading');
+    // Already complete at start: seed; `completed` is only announced by a real download.
+    if (this.picker.complete) this.completedAnnounced = true;
     if (this.picker.complete) this.onComplete();
     this.lastTick = this.now();
     this.timer = setInterval(() => this.tick(), 1000);
@@ -453,8 +455,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
 
   private connectMore(): void {
     if (this.state !== 'downloading' && this.state !== 'seeding') return;
-    // A seed only dials out when it has something to gain: nothing. Leechers find it.
-    if (this.picker.complete) return;
+    // A seed dials too: some clients (transmission) never dial loopback addresses, and
+    // leechers behind NAT can only be reached this way. Seeds it meets are dropped.
     const now = this.now();
     for (const c of this.candidates.values()) {
       if (
@@ -658,6 +660,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
           this.picker.addSeed();
         } else this.picker.addBitfield(peer.bits);
         this.updateInterest(peer);
+        this.dropIfBothSeeds(peer);
         return;
       }
       case 'haveAll':
@@ -665,6 +668,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
         peer.seed = true;
         this.picker.addSeed();
         this.updateInterest(peer);
+        this.dropIfBothSeeds(peer);
         return;
       case 'haveNone':
         if (!peer.fast) throw new WireProtocolError('have none without fast extension');
@@ -695,6 +699,14 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       default:
         return; // port, suggest, unknown ids: ignored (BEP 3: unknown messages are skipped)
     }
+  }
+
+  /** Two seeds have nothing to exchange; forget the address so we do not redial it. */
+  private dropIfBothSeeds(peer: PeerConnection): void {
+    if (!peer.seed || !this.picker.complete) return;
+    const c = this.candidates.get(peer.key);
+    if (c) c.failures = LIMITS.maxConnectFailures;
+    this.dropPeer(peer, null);
   }
 
   private onExtendedHandshake(peer: PeerConnection, payload: Buffer): void {

@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-import "../dist/agent/main.js";
+import '../dist/agent/main.js';

@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-import "../dist/control/btctl.js";
+import '../dist/control/btctl.js';

@@ -139,7 +139,9 @@ describe('btagent + btctl against a real agent', () => {
     );
     const stream = client.ServerReflectionInfo();
     const names = await new Promise<string[]>((resolve, reject) => {
-      stream.on('data', (m) => resolve((m.listServicesResponse?.service ?? []).map((s) => s.name)));
+      stream.on('data', (m: { listServicesResponse?: { service: { name: string }[] } }) =>
+        resolve((m.listServicesResponse?.service ?? []).map((s) => s.name)),
+      );
       stream.on('error', reject);
       stream.write({ listServices: '' });
     });

@@ -115,7 +115,7 @@ export class Membership {
   private readonly broadcasts = new Map<string, Broadcast>();
   private readonly forwards = new Map<number, Forward>();
   /** Probes of members others suspect, to confirm quickly (see `apply`). */
-  private readonly verifications = new Map<number, { target: string; failAt: number }>();
+  private readonly verifications = new Map<number, Probe>();
   private sends: ProbeSend[] = [];
   private probe: Probe | undefined;
   private probeOrder: string[] = [];
@@ -316,8 +316,16 @@ export class Membership {
     const p = Math.min(1, (2 * this.options.suspicionConfirmations) / this.size());
     if (this.verifications.size >= 64 || this.random() >= p) return;
     const seq = this.nextSeq();
-    const timeout = this.options.probeTimeoutMs + this.options.indirectTimeoutMs;
-    this.verifications.set(seq, { target: m.id, failAt: now + timeout });
+    // A full probe (direct, then indirect through k others) so that message loss
+    // alone rarely turns into a false confirmation.
+    this.verifications.set(seq, {
+      seq,
+      target: m.id,
+      addr: m.addr,
+      indirectAt: now + this.options.probeTimeoutMs,
+      failAt: now + this.options.probeTimeoutMs + this.options.indirectTimeoutMs,
+      indirectSent: false,
+    });
     this.sends.push({ to: m.addr, body: { type: 'ping', seq, target: m.id } });
   }
 
@@ -348,7 +356,8 @@ export class Membership {
     if (this.probe !== undefined)
       t = Math.min(t, this.probe.indirectSent ? this.probe.failAt : this.probe.indirectAt);
     for (const s of this.suspicions.values()) t = Math.min(t, s.deadline);
-    for (const v of this.verifications.values()) t = Math.min(t, v.failAt);
+    for (const v of this.verifications.values())
+      t = Math.min(t, v.indirectSent ? v.failAt : v.indirectAt);
     return t;
   }
 
@@ -398,6 +407,15 @@ export class Membership {
     for (const [seq, f] of this.forwards) if (now >= f.expires) this.forwards.delete(seq);
 
     for (const [seq, v] of this.verifications) {
+      if (!v.indirectSent && now >= v.indirectAt) {
+        v.indirectSent = true;
+        for (const helper of this.randomMembers(this.options.indirectProbes, new Set([v.target]))) {
+          out.push({
+            to: helper.addr,
+            body: { type: 'ping-req', seq, target: v.target, targetAddr: v.addr },
+          });
+        }
+      }
       if (now < v.failAt) continue;
       this.verifications.delete(seq);
       const m = this.members.get(v.target);
@@ -600,7 +618,10 @@ export class Membership {
       s.started += gap;
     }
     for (const f of this.forwards.values()) f.expires += gap;
-    for (const v of this.verifications.values()) v.failAt += gap;
+    for (const v of this.verifications.values()) {
+      v.indirectAt += gap;
+      v.failAt += gap;
+    }
   }
 
   private nextSeq(): number {

@@ -50,6 +50,8 @@ async function runSession(
   untilComplete: boolean,
   json: boolean,
 ): Promise<number> {
+  // A closed pipe (e.g. `| head`) must not crash the download.
+  process.stdout.on('error', () => undefined);
   const tty = !json && process.stderr.isTTY;
   const bar = tty
     ? new cliProgress.SingleBar(

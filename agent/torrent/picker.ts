@@ -185,6 +185,8 @@ export class PiecePicker {
     }
     // 4. end game: everything missing is requested; duplicate requests (bounded).
     if (out.length < max && this.inEndGame()) {
+      // Blocks picked above in this call are not yet in the peer's outstanding set.
+      const mine = new Set(out.map((r) => r.piece * 65536 + r.block));
       for (const p of this.partials.values()) {
         if (p.exclusive && p.owner !== peer.id) continue;
         if (!peer.has(p.piece)) continue;
@@ -192,7 +194,8 @@ export class PiecePicker {
           if (
             p.received[b] ||
             p.requests[b]! >= this.endGameDuplicates ||
-            peer.requested(p.piece, b)
+            peer.requested(p.piece, b) ||
+            mine.has(p.piece * 65536 + b)
           )
             continue;
           p.requests[b]!++;

@@ -19,7 +19,7 @@ const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 describe('btagent + btctl against a real agent', () => {
   let a: AgentProcess;
   beforeAll(async () => {
-    a = await startAgent(['--ttl', '2s', '--node-id', 'agent-a']);
+    a = await startAgent(['--ttl', '30s', '--node-id', 'agent-a']);
   });
   afterAll(async () => {
     await a.stop();
@@ -62,15 +62,6 @@ describe('btagent + btctl against a real agent', () => {
     expect(table.stdout).toContain('10.0.0.1:6881');
   });
 
-  it('forgets providers once the TTL has passed', async () => {
-    const client = connect(a.addr);
-    const ih = hex(randomInfoHash());
-    await client.announce({ infoHash: ih, addr: '10.1.1.1:1' });
-    expect(await client.lookup(ih)).toHaveLength(1);
-    expect(await eventually(async () => (await client.lookup(ih)).length === 0, 4000)).toBe(true);
-    client.close();
-  });
-
   it('withdraws a provider with a removal', async () => {
     const client = connect(a.addr);
     const ih = hex(randomInfoHash());
@@ -86,7 +77,7 @@ describe('btagent + btctl against a real agent', () => {
     const s = await btctl(['status', '--node', a.addr, '--json']);
     expect(s.code).toBe(0);
     const st = JSON.parse(s.stdout) as Record<string, unknown>;
-    expect(st).toMatchObject({ nodeId: 'agent-a', ttlMs: 2000, listenAddr: a.addr });
+    expect(st).toMatchObject({ nodeId: 'agent-a', ttlMs: 30_000, listenAddr: a.addr });
     expect(typeof st.version).toBe('string');
   });
 
@@ -154,6 +145,22 @@ describe('btagent + btctl against a real agent', () => {
         'grpc.health.v1.Health',
       ]),
     );
+  });
+});
+
+describe('TTL expiry', () => {
+  it('forgets providers once the TTL has passed', async () => {
+    const a = await startAgent(['--ttl', '2s']);
+    try {
+      const client = connect(a.addr);
+      const ih = hex(randomInfoHash());
+      await client.announce({ infoHash: ih, addr: '10.1.1.1:1' });
+      expect(await client.lookup(ih)).toHaveLength(1);
+      expect(await eventually(async () => (await client.lookup(ih)).length === 0, 4000)).toBe(true);
+      client.close();
+    } finally {
+      await a.stop();
+    }
   });
 });
 

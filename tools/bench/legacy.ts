@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     '--listen',
     '127.0.0.1:0',
     '--log-level',
-    'warn',
+    'info', // the "listening" line is how the address is learnt
     '--ttl',
     '1h',
   ]);

@@ -4,6 +4,7 @@ import { buildConfig, FLAG_DEFAULTS, LOG_LEVELS, type RawAgentFlags } from './co
 import { addClusterFlags } from './gossip/config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
+import { registerTorrentCommands } from './torrent/cli.js';
 import { VERSION } from './version.js';
 
 /** Exit codes shared by btagent's commands. */
@@ -199,6 +200,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerRun(program);
+  // `btagent download|seed`: the peer-wire engine on its own, without the daemon.
+  registerTorrentCommands(program);
   return program;
 }
 

@@ -20,6 +20,11 @@ export type ChangeListener = (key: InfoHashKey, record: ProviderRecord, source: 
  */
 export class Replica {
   private readonly listeners: ChangeListener[] = [];
+  /**
+   * Merge outcomes counted by "source outcome", source being local (announced
+   * here), legacy (a legacy node) or cluster (another agent); read by metrics.
+   */
+  readonly outcomes = new Map<string, number>();
 
   constructor(
     readonly store: Store,
@@ -77,6 +82,8 @@ export class Replica {
   private apply(key: InfoHashKey, record: ProviderRecord, source: string): MergeOutcome {
     const now = this.clock();
     const outcome = this.store.merge(key, record, now);
+    const counted = `${source === '' ? 'local' : source.startsWith('legacy:') ? 'legacy' : 'cluster'} ${outcome}`;
+    this.outcomes.set(counted, (this.outcomes.get(counted) ?? 0) + 1);
     if (outcome === 'applied') {
       // The Store may have clamped last_seen; spread what it holds, not what arrived.
       const stored = this.store.get(key, record.addr);

@@ -2,6 +2,7 @@ import {
   Server,
   ServerCredentials,
   type ConnectionInjector,
+  type ServerInterceptor,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -25,6 +26,8 @@ export const SERVICE_NAMES = [
 export interface GrpcServerOptions {
   /** Largest message received or sent, bytes. */
   readonly maxMessageBytes: number;
+  /** Interceptors every call passes through (metrics), outermost first. */
+  readonly interceptors?: ServerInterceptor[];
 }
 
 /** Service implementations to serve, keyed as in SERVICE_NAMES. */
@@ -63,6 +66,7 @@ export function createGrpcServer(
     'grpc.max_send_message_length': options.maxMessageBytes,
     // Agents keep channels to each other open; let idle ones be pinged, not dropped.
     'grpc.keepalive_permit_without_calls': 1,
+    interceptors: options.interceptors ?? [],
   });
   server.addService(OverlayService, services.overlay);
   server.addService(ControlService, services.control);

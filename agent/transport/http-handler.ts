@@ -10,6 +10,8 @@ export interface HttpHandlerOptions {
   readonly requestTimeoutMs: number;
   /** Largest request header block, bytes. */
   readonly maxHeaderBytes: number;
+  /** Sees every finished request: its route (a registered path, or "other"), status, seconds. */
+  readonly onRequest?: (route: string, status: number, seconds: number) => void;
 }
 
 /**
@@ -21,7 +23,7 @@ export class HttpHandler {
   private readonly routes = new Map<string, HttpRoute>();
   private readonly server;
 
-  constructor(options: HttpHandlerOptions) {
+  constructor(private readonly options: HttpHandlerOptions) {
     this.server = createServer(
       {
         maxHeaderSize: options.maxHeaderBytes,
@@ -51,6 +53,15 @@ export class HttpHandler {
   private dispatch(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     const handler = this.routes.get(path);
+    const onRequest = this.options.onRequest;
+    if (onRequest !== undefined) {
+      const started = process.hrtime.bigint();
+      // The route, not the raw path, is the label: unknown paths must not grow it.
+      const route = handler === undefined ? 'other' : path;
+      res.once('finish', () =>
+        onRequest(route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9),
+      );
+    }
     if (handler === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end(`not found: ${path}\n`);

@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { ClusterMessage } from '../../generated/btoverlay/v1/cluster.js';
 import { InvalidArgumentError } from '../errors.js';
-import { ClusterPeer } from '../transport/cluster-client.js';
+import { ClusterPeer, type ClusterTrafficObserver } from '../transport/cluster-client.js';
 import {
   envelopeFromWire,
   envelopeToWire,
@@ -25,6 +25,8 @@ export interface GossipDriverOptions {
   readonly leaveWaitMs: number;
   /** Bounds on incoming messages. */
   readonly limits: ClusterLimits;
+  /** Sees outbound calls' messages and their replies (metrics); optional. */
+  readonly observe?: ClusterTrafficObserver;
 }
 
 /** Messages per Exchange call, sent or accepted. */
@@ -213,7 +215,7 @@ export class GossipDriver {
       this.peers.delete(oldest);
       c.close();
     }
-    p = new ClusterPeer(addr, this.options.maxMessageBytes);
+    p = new ClusterPeer(addr, this.options.maxMessageBytes, this.options.observe);
     this.peers.set(addr, p);
     return p;
   }

@@ -5,6 +5,12 @@ import {
   type ExchangeResponse,
 } from '../../generated/btoverlay/v1/cluster.js';
 
+/** Sees cluster messages as they are sent to (out) or received from (in) a peer. */
+export type ClusterTrafficObserver = (
+  direction: 'in' | 'out',
+  messages: readonly ClusterMessage[],
+) => void;
+
 /** A gRPC channel to another agent's Cluster service. */
 export class ClusterPeer {
   private readonly client: ClusterClient;
@@ -12,6 +18,7 @@ export class ClusterPeer {
   constructor(
     readonly addr: string,
     maxMessageBytes: number,
+    private readonly observe?: ClusterTrafficObserver,
   ) {
     this.client = new ClusterClient(addr, credentials.createInsecure(), {
       'grpc.max_receive_message_length': maxMessageBytes,
@@ -28,6 +35,7 @@ export class ClusterPeer {
    * after `timeoutMs` instead; SWIM's own timers judge the peer.
    */
   exchange(messages: ClusterMessage[], timeoutMs: number): Promise<ClusterMessage[]> {
+    this.observe?.('out', messages);
     return new Promise((resolve, reject) => {
       const call = this.client.exchange(
         { messages },
@@ -36,7 +44,11 @@ export class ClusterPeer {
         (err: ServiceError | null, res?: ExchangeResponse) => {
           clearTimeout(timer);
           if (err !== null) reject(err);
-          else resolve(res?.messages ?? []);
+          else {
+            const replies = res?.messages ?? [];
+            this.observe?.('in', replies);
+            resolve(replies);
+          }
         },
       );
       const timer = setTimeout(() => call.cancel(), timeoutMs);

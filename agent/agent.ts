@@ -4,6 +4,8 @@ import { GossipDriver } from './gossip/driver.js';
 import { GossipNode } from './gossip/node.js';
 import { LegacyGossiper } from './legacy/gossiper.js';
 import { LegacyHandler } from './legacy/handler.js';
+import { METRICS_PATH, metricsRoute } from './metrics/http-route.js';
+import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
 import { Replica } from './replica.js';
 import { Store } from './store/store.js';
 import { createClusterService } from './transport/cluster-service.js';
@@ -25,6 +27,8 @@ const MAX_CONNECTIONS = 10_000;
  */
 export class Agent {
   readonly replica: Replica;
+  /** This agent's Prometheus registry and instruments (GET /metrics). */
+  readonly metrics: AgentMetrics;
   private readonly grpc: AgentGrpcServer;
   private readonly http: HttpHandler;
   private readonly listener: PortListener;
@@ -46,6 +50,7 @@ export class Agent {
     const startedAt = Date.now();
     this.advertise = config.advertise;
     this.replica = new Replica(new Store(config.store), config.nodeId);
+    this.metrics = createAgentMetrics({ version: VERSION });
     this.grpc = createGrpcServer(
       {
         overlay: createOverlayService(this.replica, {
@@ -62,11 +67,27 @@ export class Agent {
           advertiseAddr: () => this.advertise,
           membership: () => this.gossip?.membership,
         }),
-        cluster: createClusterService(() => this.driver),
+        cluster: createClusterService(() => {
+          const d = this.driver;
+          if (d === undefined) return undefined;
+          return {
+            handle: (messages) => {
+              this.metrics.cluster('in', messages);
+              const replies = d.handle(messages);
+              this.metrics.cluster('out', replies);
+              return replies;
+            },
+          };
+        }),
       },
-      { maxMessageBytes: config.maxMessageBytes },
+      { maxMessageBytes: config.maxMessageBytes, interceptors: [this.metrics.grpcInterceptor] },
     );
-    this.http = new HttpHandler({ requestTimeoutMs: 10_000, maxHeaderBytes: 16 * 1024 });
+    this.http = new HttpHandler({
+      requestTimeoutMs: 10_000,
+      maxHeaderBytes: 16 * 1024,
+      onRequest: (route, status, seconds) => this.metrics.httpRequest(route, status, seconds),
+    });
+    this.http.route(METRICS_PATH, metricsRoute(this.metrics));
     if (config.legacy.mode !== 'off') {
       this.legacy = new LegacyHandler(
         this.replica,
@@ -93,11 +114,36 @@ export class Agent {
       sniffTimeoutMs: SNIFF_TIMEOUT_MS,
       maxConnections: MAX_CONNECTIONS,
       handlers: {
-        grpc: (socket) => this.grpc.injector.injectConnection(socket),
-        http: this.http.handle,
-        legacy: this.legacy?.handle,
+        grpc: (socket) => {
+          this.metrics.connection('grpc');
+          this.grpc.injector.injectConnection(socket);
+        },
+        http: (socket) => {
+          this.metrics.connection('http');
+          this.http.handle(socket);
+        },
+        legacy:
+          this.legacy === undefined
+            ? undefined
+            : (socket) => {
+                this.metrics.connection('legacy');
+                this.legacy!.handle(socket);
+              },
       },
-      onReject: (reason) => this.log.debug({ reason }, 'connection rejected'),
+      onReject: (reason) => {
+        this.metrics.connectionRejected(reason);
+        this.log.debug({ reason }, 'connection rejected');
+      },
+    });
+    // Read at scrape time: nothing on the hot paths.
+    this.metrics.setSources({
+      storeStats: () => this.replica.store.stats(this.replica.now()),
+      storeCounters: () => this.replica.store.counters,
+      mergeOutcomes: () => this.replica.outcomes,
+      members: () => this.gossip?.membership.all(),
+      gossip: () => this.gossip?.counters,
+      legacy: () => this.legacy?.counters,
+      legacyGossip: () => this.legacyGossip?.counters,
     });
   }
 
@@ -121,7 +167,11 @@ export class Agent {
     agent.driver = new GossipDriver(
       agent.gossip,
       config.bootstrap,
-      { ...config.cluster.driver, maxMessageBytes: config.maxMessageBytes },
+      {
+        ...config.cluster.driver,
+        maxMessageBytes: config.maxMessageBytes,
+        observe: (direction, messages) => agent.metrics.cluster(direction, messages),
+      },
       log,
     );
     await agent.driver.start();

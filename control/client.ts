@@ -174,6 +174,8 @@ export function connect(node: string, options: ConnectOptions = {}): AgentClient
               lastSeen: 0n,
               origin: '',
               removed: false,
+              originKey: Buffer.alloc(0),
+              signature: Buffer.alloc(0),
             },
             removed: input.removed ?? false,
           },

@@ -25,6 +25,13 @@ export interface ProviderRecord {
   readonly origin: string;
   /** A removal (tombstone). */
   readonly removed: boolean;
+  /**
+   * Ed25519 public key (32 raw bytes as latin1) of the agent that signed the
+   * record (agent/security/record-signature.ts); undefined when unsigned.
+   */
+  readonly signer?: string | undefined;
+  /** Ed25519 signature (64 raw bytes as latin1) by `signer`; undefined when unsigned. */
+  readonly sig?: string | undefined;
 }
 
 /**
@@ -39,6 +46,10 @@ export function compareRecords(a: ProviderRecord, b: ProviderRecord): number {
   if (a.origin !== b.origin) return a.origin < b.origin ? -1 : 1;
   if (a.peerId !== b.peerId) return a.peerId < b.peerId ? -1 : 1;
   if (a.left !== b.left) return a.left < b.left ? -1 : 1;
+  // Equal content signed differently (only when two keys claim one origin, or
+  // one copy is unsigned): still a total order, so replicas converge; signed wins.
+  if (a.signer !== b.signer) return (a.signer ?? '') < (b.signer ?? '') ? -1 : 1;
+  if (a.sig !== b.sig) return (a.sig ?? '') < (b.sig ?? '') ? -1 : 1;
   return 0;
 }
 

@@ -101,6 +101,9 @@ export class Store {
       lastSeen,
       origin: this.internOrigin(incoming.origin),
       removed: incoming.removed,
+      // Always both fields (one hidden class); a signer key repeats per agent, so interned.
+      signer: incoming.signer === undefined ? undefined : this.internOrigin(incoming.signer),
+      sig: incoming.sig,
     };
 
     let records = this.byInfoHash.get(key);

@@ -38,7 +38,7 @@ export class ClusterPeer {
     this.observe?.('out', messages);
     return new Promise((resolve, reject) => {
       const call = this.client.exchange(
-        { messages },
+        { messages, sealed: Buffer.alloc(0), auth: undefined },
         new Metadata(),
         {},
         (err: ServiceError | null, res?: ExchangeResponse) => {

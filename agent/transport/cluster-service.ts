@@ -16,7 +16,11 @@ export function createClusterService(handler: () => ClusterHandler | undefined):
   return {
     exchange: unary((req: ExchangeRequest): ExchangeResponse => {
       const h = handler();
-      return { messages: h === undefined ? [] : h.handle(req.messages) };
+      return {
+        messages: h === undefined ? [] : h.handle(req.messages),
+        sealed: Buffer.alloc(0),
+        auth: undefined,
+      };
     }),
   };
 }

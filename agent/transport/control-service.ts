@@ -35,6 +35,8 @@ export function createControlService(replica: Replica, identity: AgentIdentity):
         providers: BigInt(stats.providers),
         tombstones: BigInt(stats.tombstones),
         ttlMs: BigInt(replica.store.options.ttlMs),
+        publicKey: Buffer.alloc(0),
+        securityRefusals: {},
       };
     }),
     members: unary(() => membersReply(identity.membership?.(), replica.nodeId)),

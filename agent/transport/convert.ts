@@ -20,6 +20,14 @@ export function recordFromWire(p: Provider, prefix = 'provider'): ProviderRecord
   if (p.origin.length > 128) {
     throw new InvalidArgumentError(`${prefix}.origin`, `must be at most 128 characters`);
   }
+  // Ed25519 (RFC 8032): 32-byte public keys, 64-byte signatures; both or neither.
+  const signed = p.originKey.length > 0 || p.signature.length > 0;
+  if (signed && (p.originKey.length !== 32 || p.signature.length !== 64)) {
+    throw new InvalidArgumentError(
+      `${prefix}.signature`,
+      'a signed record needs a 32-byte origin_key and a 64-byte signature',
+    );
+  }
   return {
     addr: p.addr,
     peerId: peerIdString(p.peerId, `${prefix}.peer_id`),
@@ -27,8 +35,16 @@ export function recordFromWire(p: Provider, prefix = 'provider'): ProviderRecord
     lastSeen: Number(lastSeen),
     origin: p.origin,
     removed: p.removed,
+    signer: signed ? latin1(p.originKey) : undefined,
+    sig: signed ? latin1(p.signature) : undefined,
   };
 }
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Converts a Store record to the wire Provider. */
 export function recordToWire(r: ProviderRecord): Provider {
@@ -39,5 +55,7 @@ export function recordToWire(r: ProviderRecord): Provider {
     lastSeen: BigInt(r.lastSeen),
     origin: r.origin,
     removed: r.removed,
+    originKey: r.signer === undefined ? EMPTY : Buffer.from(r.signer, 'latin1'),
+    signature: r.sig === undefined ? EMPTY : Buffer.from(r.sig, 'latin1'),
   };
 }

@@ -43,6 +43,8 @@ const provider = (h: number, p: number, now: number): Provider => ({
   left: BigInt(p * 1000),
   lastSeen: BigInt(now - p),
   origin: 'bench-origin',
+  originKey: Buffer.alloc(0),
+  signature: Buffer.alloc(0),
   removed: false,
 });
 

@@ -48,9 +48,6 @@ export interface MetricSources {
   legacyGossip(): { rounds: number; sent: number; failed: number; skippedBusy: number } | undefined;
 }
 
-/** Why the port closed a connection before a protocol handler took it. */
-export type ConnectionRejectReason = 'unknown_protocol' | 'no_handler' | 'sniff_timeout';
-
 /** Counters the HTTP tracker endpoint (/announce, /scrape) increments. */
 export interface TrackerMetrics {
   /**
@@ -73,10 +70,10 @@ export interface AgentMetrics {
   readonly tracker: TrackerMetrics;
   /** Counts cluster (gossip/membership) messages and their encoded bytes by kind. */
   cluster(direction: ClusterDirection, messages: readonly ClusterMessage[]): void;
-  /** A connection handed to a protocol handler by the port sniffer. */
-  connection(protocol: 'grpc' | 'http' | 'legacy'): void;
-  /** A connection closed by the port before any handler took it. */
-  connectionRejected(reason: ConnectionRejectReason): void;
+  /** A connection handed to a protocol handler by the port sniffer (grpc, http, legacy, tls). */
+  connection(protocol: string): void;
+  /** A connection closed by the port before any handler took it (a fixed reason, see the sniffer). */
+  connectionRejected(reason: string): void;
   /** One HTTP request finished: route (a registered path, or "other"), status, seconds. */
   httpRequest(route: string, status: number, seconds: number): void;
   /**

@@ -95,6 +95,8 @@ export interface Progress {
   uploaded: number;
   /** Connected peers (handshake done). */
   peers: number;
+  /** Peer addresses known from discovery (connected or not, banned excluded). */
+  knownPeers: number;
   /** Peers we download from (unchoked us, we are interested). */
   activePeers: number;
   banned: number;
@@ -113,6 +115,17 @@ export interface TorrentSessionOptions {
   peerId?: Buffer;
   /** Accept incoming connections on host:port (port 0 = ephemeral). Default: none. */
   listen?: PeerAddr;
+  /**
+   * The port of a listener shared between torrents (it hands sockets over with
+   * `acceptSocket`): announced to trackers and in the BEP 10 handshake. Ignored with `listen`.
+   */
+  sharedPort?: number;
+  /** Local address outgoing connections are bound to (default: the OS picks). */
+  localAddress?: string;
+  /** Start in the paused state after checking (no peers, no announces until `resume`). */
+  startPaused?: boolean;
+  /** Keep the resume journal when complete (a restart then skips re-hashing). Default false. */
+  keepResumeState?: boolean;
   /** Peers to connect to from the start. */
   peers?: PeerAddr[];
   /** Discovery sources; default: the torrent's HTTP trackers when `useTrackers`. */
@@ -208,6 +221,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private protocolErrors = 0;
   private wasted = 0;
   private endGame = false;
+  /** Pause requested before the check finished (or `startPaused`): honoured after it. */
+  private wantPaused: boolean;
   private readonly pendingWrites = new Set<Promise<void>>();
 
   constructor(o: TorrentSessionOptions) {
@@ -217,6 +232,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.peerId = o.peerId ?? makePeerId();
     if (this.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');
     this.now = o.now ?? (() => performance.now());
+    this.wantPaused = o.startPaused === true;
     this.blocksPerPiece = blockCount(this.meta.pieceLength);
     this.blockKey = makeBlockKey(this.blocksPerPiece);
     this.picker = new PiecePicker({
@@ -244,7 +260,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
 
   /** The port we accept connections on (after `start`), 0 if not listening. */
   get port(): number {
-    return this.listenPort;
+    return this.listenPort || (this.o.sharedPort ?? 0);
   }
 
   /** True when every piece is verified. */
@@ -263,13 +279,19 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.setState('checking');
     this.storage = new Storage(this.meta, this.o.dir, { create: true });
     await this.checkExisting();
+    if ((this.state as SessionState) === 'stopped') return; // stopped while checking
     if (this.o.listen) await this.listen(this.o.listen);
-    this.setState(this.picker.complete ? 'seeding' : 'downloading');
     // Already complete at start: seed; `completed` is only announced by a real download.
     if (this.picker.complete) this.completedAnnounced = true;
-    if (this.picker.complete) this.onComplete();
     this.lastTick = this.now();
     this.timer = setInterval(() => this.tick(), 1000);
+    if (this.wantPaused) {
+      this.setState('paused');
+      this.emitProgress();
+      return;
+    }
+    this.setState(this.picker.complete ? 'seeding' : 'downloading');
+    if (this.picker.complete) this.onComplete();
     for (const s of this.sources) void this.announce(s, 'started');
     this.connectMore();
     this.emitProgress();
@@ -287,25 +309,32 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.server = null;
     if (wasStarted)
       await Promise.all(
-        this.sources.map((s) => this.announce(s, 'stopped', 3000).catch(() => undefined)),
+        this.sources
+          .filter((s) => this.nextAnnounce.has(s)) // only where `started` was announced
+          .map((s) => this.announce(s, 'stopped', 3000).catch(() => undefined)),
       );
     await Promise.all([...this.pendingWrites]);
-    await this.journal?.close(this.picker.complete);
+    await this.journal?.close(this.picker.complete && this.o.keepResumeState !== true);
     await this.storage?.close();
   }
 
   /** Disconnects all peers and stops connecting until `resume`. */
   pause(): void {
+    if (this.state === 'idle' || this.state === 'checking') this.wantPaused = true;
     if (this.state !== 'downloading' && this.state !== 'seeding') return;
     for (const p of this.peers.values()) this.dropPeer(p, null);
     this.setState('paused');
   }
 
+  /** Leaves the paused state: reconnects (and announces `started` if never announced). */
   resume(): void {
+    if (this.state === 'idle' || this.state === 'checking') this.wantPaused = false;
     if (this.state !== 'paused') return;
     this.setState(this.picker.complete ? 'seeding' : 'downloading');
+    for (const s of this.sources) if (!this.nextAnnounce.has(s)) void this.announce(s, 'started');
     for (const c of this.candidates.values()) c.nextTryAt = 0;
     this.connectMore();
+    this.emitProgress();
   }
 
   /** Adds peers discovered later (tracker, overlay, manual). Duplicates are ignored. */
@@ -314,8 +343,11 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (this.state === 'downloading' || this.state === 'seeding') this.connectMore();
   }
 
-  /** Hands an accepted socket to this session (for a listener shared between torrents). */
-  acceptSocket(socket: Socket): void {
+  /**
+   * Hands an accepted socket to this session. A listener shared between torrents reads the
+   * start of the handshake to pick the session and passes those bytes as `head`.
+   */
+  acceptSocket(socket: Socket, head?: Buffer): void {
     if (this.state !== 'downloading' && this.state !== 'seeding') {
       socket.destroy();
       return;
@@ -325,7 +357,8 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       socket.destroy();
       return;
     }
-    this.setupPeer(socket, addr, false);
+    const peer = this.setupPeer(socket, addr, false);
+    if (head && head.length > 0) this.onData(peer, head);
   }
 
   /** The current progress snapshot. */
@@ -351,6 +384,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       downloaded: this.downloaded,
       uploaded: this.uploaded,
       peers: connected,
+      knownPeers: this.candidates.size,
       activePeers: active,
       banned: this.banned.size,
       hashFailures: this.hashFailures,
@@ -376,8 +410,14 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
         for (const i of verified) if (storage.mayHavePiece(i)) trusted.add(i);
     }
     const scratch = Buffer.allocUnsafe(this.meta.pieceLength);
+    let shown = this.now();
     for (let i = 0; i < this.meta.pieceCount; i++) {
       if (this.state === 'stopped') return;
+      if (this.now() - shown >= 500) {
+        // A long check (large data, first seed) still shows progress.
+        shown = this.now();
+        this.emitProgress();
+      }
       const ok =
         trusted.has(i) || (storage.mayHavePiece(i) && (await storage.checkPiece(i, scratch)));
       if (ok) {
@@ -408,7 +448,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private addCandidate(a: PeerAddr): void {
     const key = formatPeerAddr(a);
     if (this.candidates.has(key) || this.banned.has(key)) return;
-    if (this.listenPort && a.port === this.listenPort && isLocal(a.host)) return; // ourselves
+    if (this.port && a.port === this.port && isLocal(a.host)) return; // ourselves
     if (this.candidates.size >= LIMITS.maxCandidates) {
       // Forget the candidate that failed most (bounded memory, keep good ones).
       let worst: string | null = null;
@@ -430,7 +470,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     const req = s.announce({
       infoHash: this.meta.infoHash,
       peerId: this.peerId,
-      port: this.listenPort,
+      port: this.port,
       uploaded: this.uploaded,
       downloaded: this.downloaded,
       left,
@@ -475,7 +515,12 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private dial(c: Candidate): void {
     c.connected = true;
     this.connecting++;
-    const socket = net.connect({ host: c.addr.host, port: c.addr.port, noDelay: true });
+    const socket = net.connect({
+      host: c.addr.host,
+      port: c.addr.port,
+      noDelay: true,
+      ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}),
+    });
     let settled = false;
     const fail = (): void => {
       if (settled) return;
@@ -529,17 +574,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     const hsTimer = setTimeout(() => {
       if (!peer.handshake) this.dropPeer(peer, new WireProtocolError('handshake timeout'));
     }, LIMITS.handshakeTimeoutMs);
-    socket.on('data', (chunk: Buffer) => {
-      if (peer.closed) return;
-      peer.lastReceiveAt = this.now();
-      try {
-        peer.parser.push(chunk);
-      } catch (e) {
-        this.dropPeer(peer, e as Error);
-        return;
-      }
-      if (!peer.closed) this.refill(peer);
-    });
+    socket.on('data', (chunk: Buffer) => this.onData(peer, chunk));
     socket.on('drain', () => this.pumpUploads(peer));
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -554,6 +589,18 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       }
     });
     return peer;
+  }
+
+  private onData(peer: PeerConnection, chunk: Buffer): void {
+    if (peer.closed) return;
+    peer.lastReceiveAt = this.now();
+    try {
+      peer.parser.push(chunk);
+    } catch (e) {
+      this.dropPeer(peer, e as Error);
+      return;
+    }
+    if (!peer.closed) this.refill(peer);
   }
 
   private onHandshake(peer: PeerConnection, h: Handshake): void {
@@ -576,7 +623,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (peer.extended) {
       // BEP 10 handshake: we advertise our request queue bound and listen port.
       const d: Record<string, unknown> = { m: {}, v: 'btoverlay 0.1', reqq: LIMITS.maxUploadQueue };
-      if (this.listenPort) d['p'] = this.listenPort;
+      if (this.port) d['p'] = this.port;
       peer.sendExtended(0, bencode.encode(d));
     }
     const have = this.picker.have;

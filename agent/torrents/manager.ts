@@ -1,0 +1,461 @@
+/**
+ * The agent's torrents: one peer-wire engine session per torrent behind one shared
+ * peer-wire listener, persisted in the data directory, discovered through the overlay
+ * (the agent's own Replica), the torrent's trackers, or both.
+ *
+ * Lifecycle: `TorrentManager.start` loads what the data directory holds and resumes it;
+ * `add`/`remove`/`pause`/`resume` change it; `stop` (agent shutdown) withdraws every
+ * provider record first, then stops the sessions, so the tombstones spread while the
+ * agent still gossips. Emits `update` (a TorrentView) at least once a second per running
+ * torrent and on every state change, and `removed` when a torrent is removed.
+ */
+import { EventEmitter } from 'node:events';
+import { rmSync, rmdirSync } from 'node:fs';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import type { Logger } from 'pino';
+import { InvalidArgumentError, ResourceExhaustedError } from '../errors.js';
+import type { Replica } from '../replica.js';
+import { MetainfoError } from '../torrent/errors.js';
+import { MAX_METAINFO_BYTES, parseMetainfo, type Metainfo } from '../torrent/metainfo.js';
+import {
+  createTorrentSession,
+  makePeerId,
+  type Progress,
+  type TorrentSession,
+} from '../torrent/session.js';
+import { resolvePaths } from '../torrent/storage.js';
+import type { TorrentsConfig } from './config.js';
+import { TorrentExistsError } from './errors.js';
+import { resolveTorrentId } from './id.js';
+import { discoveryTiming, OverlayDiscovery } from './overlay-discovery.js';
+import { PeerListener } from './peer-listener.js';
+import { TorrentStateDir, type Discovery, type TorrentEntry } from './persist.js';
+
+/** What a torrent is doing, as the API reports it. */
+export type TorrentStateName = 'checking' | 'downloading' | 'seeding' | 'paused' | 'error';
+
+/** A snapshot of one torrent for the API. Plain data. */
+export interface TorrentView {
+  readonly id: string;
+  readonly infoHash: Buffer;
+  readonly name: string;
+  readonly state: TorrentStateName;
+  readonly discovery: Discovery;
+  readonly saveDir: string;
+  readonly totalBytes: number;
+  readonly verifiedBytes: number;
+  readonly left: number;
+  readonly piecesVerified: number;
+  readonly pieceCount: number;
+  readonly downloadRate: number;
+  readonly uploadRate: number;
+  readonly downloaded: number;
+  readonly uploaded: number;
+  readonly peers: number;
+  readonly knownPeers: number;
+  readonly error: string;
+  readonly addedAt: number;
+  readonly completedAt: number;
+  /** "host:port" announced to the overlay; '' until the listener is bound. */
+  readonly providerAddr: string;
+}
+
+/** What `add` takes. */
+export interface AddTorrentInput {
+  /** The .torrent file's bytes. */
+  readonly torrent: Uint8Array;
+  /** Absolute save directory; '' = `<data-dir>/downloads`. */
+  readonly saveDir: string;
+  /** Default overlay. */
+  readonly discovery?: Discovery;
+  readonly paused?: boolean;
+}
+
+/** Options of the manager. */
+export interface TorrentManagerOptions {
+  readonly replica: Replica;
+  readonly config: TorrentsConfig;
+  /** Host the peer-wire listener binds (the agent's listen host). */
+  readonly bindHost: string;
+  /** The Store's record TTL: re-announces happen well inside it. */
+  readonly ttlMs: number;
+  readonly log: Logger;
+}
+
+export interface TorrentManagerEvents {
+  update: [TorrentView];
+  removed: [TorrentView];
+}
+
+interface Managed {
+  readonly entry: TorrentEntry;
+  readonly meta: Metainfo;
+  session: TorrentSession | null;
+  discovery: OverlayDiscovery | null;
+  last: Progress | null;
+  error: string;
+}
+
+/** Longest a shutdown waits for one session to stop (tracker `stopped` announces included). */
+const STOP_TIMEOUT_MS = 4000;
+
+/** The agent's torrents. Create with `TorrentManager.start`. */
+export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
+  /** One peer id for all torrents of this agent run (BEP 20 style, random). */
+  readonly peerId: Buffer = makePeerId();
+  private readonly torrents = new Map<string, Managed>();
+  private readonly dir: TorrentStateDir;
+  private listener: PeerListener | null = null;
+  private listening: Promise<number> | null = null;
+  private stopped = false;
+
+  private constructor(private readonly o: TorrentManagerOptions) {
+    super();
+    this.setMaxListeners(0); // one listener per Watch stream; those are bounded by the service
+    this.dir = new TorrentStateDir(o.config.dataDir);
+  }
+
+  /** Loads and resumes the torrents of the data directory. */
+  static async start(o: TorrentManagerOptions): Promise<TorrentManager> {
+    const m = new TorrentManager(o);
+    if (!m.dir.hasTorrents()) return m;
+    try {
+      m.dir.lock();
+    } catch (err) {
+      // Another agent owns the directory: run without its torrents rather than not at all.
+      o.log.error({ err: (err as Error).message }, 'torrents not loaded');
+      return m;
+    }
+    await m.ensureListener();
+    for (const { entry, meta } of m.dir.load((file, err) =>
+      o.log.warn({ file, err: err.message }, 'skipping unreadable torrent state'),
+    )) {
+      const t: Managed = { entry, meta, session: null, discovery: null, last: null, error: '' };
+      m.torrents.set(entry.id, t);
+      m.startSession(t);
+    }
+    o.log.info(
+      { torrents: m.torrents.size, data_dir: o.config.dataDir, peer_port: m.listener?.port },
+      'torrents resumed',
+    );
+    return m;
+  }
+
+  /** The bound peer-wire port; 0 until the first torrent. */
+  get peerPort(): number {
+    return this.listener?.port ?? 0;
+  }
+
+  /** Adds and starts a torrent. */
+  async add(input: AddTorrentInput): Promise<TorrentView> {
+    if (input.torrent.length === 0) throw new InvalidArgumentError('torrent', 'is required');
+    if (input.torrent.length > MAX_METAINFO_BYTES)
+      throw new InvalidArgumentError('torrent', `larger than ${MAX_METAINFO_BYTES} bytes`);
+    let meta: Metainfo;
+    try {
+      meta = parseMetainfo(input.torrent);
+    } catch (e) {
+      if (e instanceof MetainfoError) throw new InvalidArgumentError('torrent', e.message);
+      throw e;
+    }
+    const discovery = input.discovery ?? 'overlay';
+    if (meta.private && discovery !== 'tracker')
+      throw new InvalidArgumentError(
+        'discovery',
+        'a private torrent (BEP 27) may only use its trackers: use discovery tracker',
+      );
+    if (discovery !== 'overlay' && meta.announceTiers.length === 0)
+      throw new InvalidArgumentError('discovery', 'the torrent names no tracker');
+    const saveDir = input.saveDir === '' ? this.dir.downloadsDir : input.saveDir;
+    if (!isAbsolute(saveDir))
+      throw new InvalidArgumentError('save_dir', `"${saveDir}" is not an absolute path`);
+    if (saveDir.length > 4096 || saveDir.includes('\0'))
+      throw new InvalidArgumentError('save_dir', 'is not a usable path');
+    const id = meta.infoHashHex;
+    if (this.torrents.has(id)) throw new TorrentExistsError(id);
+    if (this.torrents.size >= this.o.config.maxTorrents)
+      throw new ResourceExhaustedError(
+        'max_torrents',
+        `this agent runs its maximum of ${this.o.config.maxTorrents} torrents`,
+      );
+    this.dir.lock();
+    await this.ensureListener();
+    if (this.torrents.has(id)) throw new TorrentExistsError(id); // raced with another add
+    const entry: TorrentEntry = {
+      id,
+      saveDir: resolve(saveDir),
+      discovery,
+      paused: input.paused === true,
+      addedAt: Date.now(),
+      completedAt: 0,
+    };
+    this.dir.create(entry, input.torrent);
+    const t: Managed = { entry, meta, session: null, discovery: null, last: null, error: '' };
+    this.torrents.set(id, t);
+    this.startSession(t);
+    this.o.log.info(
+      { info_hash: id, name: meta.name, discovery, save_dir: entry.saveDir },
+      'torrent added',
+    );
+    return this.view(t);
+  }
+
+  /** Every torrent, oldest added first. */
+  list(): TorrentView[] {
+    return [...this.torrents.values()]
+      .sort((a, b) => a.entry.addedAt - b.entry.addedAt)
+      .map((t) => this.view(t));
+  }
+
+  /** One torrent by id or unique prefix. */
+  get(id: string): TorrentView {
+    return this.view(this.find(id));
+  }
+
+  /** Resolves an id or unique prefix to the full id. */
+  resolveId(id: string): string {
+    return this.find(id).entry.id;
+  }
+
+  /** Stops a torrent, tombstones its provider record and forgets it. */
+  async remove(id: string, deleteData: boolean): Promise<TorrentView> {
+    const t = this.find(id);
+    this.torrents.delete(t.entry.id);
+    t.discovery?.withdraw();
+    await this.stopSession(t);
+    this.dir.remove(t.entry.id);
+    if (deleteData) deleteTorrentData(t.meta, t.entry.saveDir);
+    const v = this.view(t);
+    this.o.log.info({ info_hash: t.entry.id, delete_data: deleteData }, 'torrent removed');
+    this.emit('removed', v);
+    return v;
+  }
+
+  /** Pauses: no peers, no provider record, until `resume` (persisted). */
+  pause(id: string): TorrentView {
+    const t = this.find(id);
+    if (!t.entry.paused) {
+      t.entry.paused = true;
+      this.dir.save(t.entry);
+      t.session?.pause();
+      t.discovery?.withdraw();
+    }
+    return this.changed(t);
+  }
+
+  /** Resumes a paused torrent, or restarts one stopped by an error. */
+  async resume(id: string): Promise<TorrentView> {
+    const t = this.find(id);
+    if (t.entry.paused) {
+      t.entry.paused = false;
+      this.dir.save(t.entry);
+    }
+    if (t.error !== '') {
+      await this.stopSession(t);
+      t.error = '';
+      this.startSession(t);
+    } else {
+      t.session?.resume();
+      t.discovery?.lookupSoon();
+    }
+    return this.changed(t);
+  }
+
+  /**
+   * Shutdown: tombstones every provider record (while gossip still runs), then stops
+   * the sessions (flushing resume journals) and the listener, and releases the lock.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.torrents.values()) t.discovery?.withdraw();
+    await Promise.all([...this.torrents.values()].map((t) => this.stopSession(t)));
+    this.listener?.close();
+    this.dir.unlock();
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  private find(id: string): Managed {
+    return this.torrents.get(resolveTorrentId(id, this.torrents.keys()))!;
+  }
+
+  private ensureListener(): Promise<number> {
+    this.listening ??= (async () => {
+      const l = new PeerListener({
+        host: this.o.bindHost,
+        port: this.o.config.peerPort,
+        route: (infoHash, socket, head) => {
+          const s = this.torrents.get(infoHash.toString('hex'))?.session;
+          if (!s) return false;
+          s.acceptSocket(socket, head);
+          return true;
+        },
+      });
+      const port = await l.listen();
+      this.listener = l;
+      this.o.log.info({ addr: `${this.o.bindHost}:${port}` }, 'peer-wire listening');
+      return port;
+    })();
+    return this.listening.catch((err: Error) => {
+      this.listening = null; // e.g. port in use: a later add may retry
+      throw err;
+    });
+  }
+
+  private providerAddr(): string {
+    const h = this.o.config.advertiseHost;
+    return this.peerPort ? `${h.includes(':') ? `[${h}]` : h}:${this.peerPort}` : '';
+  }
+
+  private startSession(t: Managed): void {
+    const { entry, meta } = t;
+    const bind = this.o.bindHost;
+    const session = createTorrentSession({
+      metainfo: meta,
+      dir: entry.saveDir,
+      peerId: this.peerId,
+      sharedPort: this.peerPort,
+      ...(bind !== '0.0.0.0' && bind !== '::' ? { localAddress: bind } : {}),
+      useTrackers: entry.discovery !== 'overlay',
+      stateDir: this.dir.resumeDir,
+      check: 'resume',
+      keepResumeState: true,
+      startPaused: entry.paused,
+    });
+    t.session = session;
+    t.last = null;
+    t.discovery =
+      entry.discovery === 'tracker'
+        ? null
+        : new OverlayDiscovery(
+            this.o.replica,
+            entry.id,
+            this.providerAddr(),
+            this.peerId,
+            discoveryTiming(this.o.ttlMs),
+            (peers) => session.addPeers(peers),
+          );
+    session.on('progress', (p) => {
+      if (t.session !== session) return;
+      t.last = p;
+      if (p.state === 'seeding' && p.left === 0 && t.entry.completedAt === 0) {
+        t.entry.completedAt = Date.now();
+        this.dir.save(t.entry);
+        this.o.log.info({ info_hash: entry.id, name: meta.name }, 'torrent complete');
+      }
+      this.tickDiscovery(t);
+      this.emit('update', this.view(t));
+    });
+    session.on('error', (err) => this.fail(t, session, err));
+    session.start().then(
+      () => this.changed(t),
+      (err: Error) => this.fail(t, session, err),
+    );
+  }
+
+  private tickDiscovery(t: Managed): void {
+    const state = t.last?.state;
+    const active =
+      !this.stopped && t.error === '' && (state === 'downloading' || state === 'seeding');
+    try {
+      t.discovery?.tick(this.o.replica.now(), { active, left: t.last?.left ?? t.meta.totalLength });
+    } catch (err) {
+      // e.g. the Store's info-hash bound: the torrent still runs on other sources.
+      this.o.log.warn(
+        { info_hash: t.entry.id, err: (err as Error).message },
+        'overlay announce failed',
+      );
+    }
+  }
+
+  private fail(t: Managed, session: TorrentSession, err: Error): void {
+    if (t.session !== session || this.stopped) return;
+    t.error = err.message || err.name;
+    t.discovery?.withdraw();
+    this.o.log.error({ info_hash: t.entry.id, err: t.error }, 'torrent stopped by an error');
+    void session.stop().catch(() => undefined);
+    this.changed(t);
+  }
+
+  private async stopSession(t: Managed): Promise<void> {
+    const s = t.session;
+    if (!s) return;
+    // Keep the last progress for the final view; the session object is done after this.
+    t.last = s.progress();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      s.stop().catch(() => undefined),
+      new Promise<void>((r) => (timer = setTimeout(r, STOP_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Emits an update for a state change and returns the view. */
+  private changed(t: Managed): TorrentView {
+    if (t.session) {
+      t.last = t.session.progress();
+      this.tickDiscovery(t);
+    }
+    const v = this.view(t);
+    if (this.torrents.has(t.entry.id)) this.emit('update', v);
+    return v;
+  }
+
+  private view(t: Managed): TorrentView {
+    const p = t.last;
+    const { entry, meta } = t;
+    let state: TorrentStateName;
+    if (t.error !== '') state = 'error';
+    else if (entry.paused) state = p?.state === 'checking' ? 'checking' : 'paused';
+    else if (p === null || p.state === 'idle' || p.state === 'checking') state = 'checking';
+    else if (p.state === 'seeding') state = 'seeding';
+    else if (p.state === 'downloading') state = 'downloading';
+    else state = 'paused';
+    const verified = p?.verifiedBytes ?? 0;
+    return {
+      id: entry.id,
+      infoHash: meta.infoHash,
+      name: meta.name,
+      state,
+      discovery: entry.discovery,
+      saveDir: entry.saveDir,
+      totalBytes: meta.totalLength,
+      verifiedBytes: verified,
+      left: meta.totalLength - verified,
+      piecesVerified: p?.piecesVerified ?? 0,
+      pieceCount: meta.pieceCount,
+      downloadRate: p?.downloadRate ?? 0,
+      uploadRate: p?.uploadRate ?? 0,
+      downloaded: p?.downloaded ?? 0,
+      uploaded: p?.uploaded ?? 0,
+      peers: p?.peers ?? 0,
+      knownPeers: p?.knownPeers ?? 0,
+      error: t.error,
+      addedAt: entry.addedAt,
+      completedAt: entry.completedAt,
+      providerAddr: t.discovery?.addr ?? this.providerAddr(),
+    };
+  }
+}
+
+/**
+ * Deletes the files a torrent names under its save directory, then the directories they
+ * were in if that left them empty (never anything else: the save directory may be shared).
+ */
+export function deleteTorrentData(meta: Metainfo, saveDir: string): void {
+  const base = resolve(saveDir);
+  const dirs = new Set<string>();
+  for (const p of resolvePaths(meta, base)) {
+    rmSync(p, { force: true });
+    for (let d = dirname(p); d.startsWith(base + sep); d = dirname(d)) dirs.add(d);
+  }
+  // Deepest first, so parents are empty by the time they are tried.
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // not empty (other content) or already gone
+    }
+  }
+}

@@ -1,11 +1,19 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { InvalidArgumentError, ResourceExhaustedError, UnavailableError } from '../errors.js';
+import {
+  DataDirLockedError,
+  TorrentExistsError,
+  TorrentNotFoundError,
+} from '../torrents/errors.js';
 
 /** The gRPC status code for an error thrown by the agent's core. */
 export function grpcCodeOf(err: unknown): status {
   if (err instanceof InvalidArgumentError) return status.INVALID_ARGUMENT;
   if (err instanceof ResourceExhaustedError) return status.RESOURCE_EXHAUSTED;
   if (err instanceof UnavailableError) return status.UNAVAILABLE;
+  if (err instanceof TorrentNotFoundError) return status.NOT_FOUND;
+  if (err instanceof TorrentExistsError) return status.ALREADY_EXISTS;
+  if (err instanceof DataDirLockedError) return status.FAILED_PRECONDITION;
   return status.INTERNAL;
 }
 

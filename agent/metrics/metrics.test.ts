@@ -1,0 +1,97 @@
+import { register as globalRegistry } from 'prom-client';
+import { ClusterMessage } from '../../generated/btoverlay/v1/cluster.js';
+import { clusterTraffic } from './cluster-traffic.js';
+import { createAgentMetrics } from './metrics.js';
+import { TorrentMeter } from './torrents.js';
+
+/** The value of one sample line `name{labels} value` in an exposition, or undefined. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('createAgentMetrics', () => {
+  it('gives each agent its own registry, never the global default one', async () => {
+    const a = createAgentMetrics({ version: 'test', defaultMetrics: false });
+    const b = createAgentMetrics({ version: 'test', defaultMetrics: false });
+    a.connection('grpc');
+    a.connection('grpc');
+    b.connection('http');
+    const ta = await a.render();
+    const tb = await b.render();
+    expect(sample(ta, 'btoverlay_connections_total{protocol="grpc"}')).toBe(2);
+    expect(sample(tb, 'btoverlay_connections_total{protocol="grpc"}')).toBeUndefined();
+    expect(sample(tb, 'btoverlay_connections_total{protocol="http"}')).toBe(1);
+    expect(await globalRegistry.metrics()).not.toContain('btoverlay_');
+  });
+
+  it('mirrors counters kept by the agent parts at scrape time, by label', async () => {
+    const m = createAgentMetrics({ version: 'test', defaultMetrics: false });
+    const outcomes = new Map([
+      ['local applied', 3],
+      ['cluster info_hash_limit', 2],
+    ]);
+    m.setSources({
+      mergeOutcomes: () => outcomes,
+      members: () => [{ state: 'alive' }, { state: 'alive' }, { state: 'dead' }],
+    });
+    let t = await m.render();
+    expect(sample(t, 'btoverlay_store_merges_total{source="local",outcome="applied"}')).toBe(3);
+    expect(
+      sample(t, 'btoverlay_store_merges_total{source="cluster",outcome="info_hash_limit"}'),
+    ).toBe(2);
+    expect(sample(t, 'btoverlay_members{state="alive"}')).toBe(2);
+    expect(sample(t, 'btoverlay_members{state="dead"}')).toBe(1);
+    expect(sample(t, 'btoverlay_members{state="suspect"}')).toBe(0);
+    outcomes.set('local applied', 10);
+    t = await m.render();
+    // Set from the source on each scrape, not added up across scrapes.
+    expect(sample(t, 'btoverlay_store_merges_total{source="local",outcome="applied"}')).toBe(10);
+  });
+
+  it('counts tracker announces by event and result', async () => {
+    const m = createAgentMetrics({ version: 'test', defaultMetrics: false });
+    m.tracker.announce('started', 'ok');
+    m.tracker.announce('started', 'ok');
+    m.tracker.announce('none', 'bad_request');
+    const t = await m.render();
+    expect(sample(t, 'btoverlay_tracker_announces_total{event="started",result="ok"}')).toBe(2);
+    expect(sample(t, 'btoverlay_tracker_announces_total{event="none",result="bad_request"}')).toBe(
+      1,
+    );
+  });
+});
+
+describe('clusterTraffic', () => {
+  const base = { fromId: 'a', fromAddr: '127.0.0.1:1', members: [], records: [] };
+  it('groups messages by the body kind and counts their encoded bytes', () => {
+    const ping = ClusterMessage.fromPartial({ ...base, ping: { seq: 1, target: 'b' } });
+    const push = ClusterMessage.fromPartial({ ...base, push: {} });
+    const out = clusterTraffic([ping, ping, push]);
+    const pingBytes = ClusterMessage.encode(ping).finish().byteLength;
+    expect(out).toEqual(
+      expect.arrayContaining([
+        { kind: 'ping', messages: 2, bytes: 2 * pingBytes },
+        { kind: 'push', messages: 1, bytes: ClusterMessage.encode(push).finish().byteLength },
+      ]),
+    );
+    expect(out).toHaveLength(2);
+    expect(clusterTraffic([ClusterMessage.fromPartial(base)])[0]?.kind).toBe('unknown');
+  });
+});
+
+describe('TorrentMeter', () => {
+  it('keeps a removed torrent bytes in the totals so counters never go down', () => {
+    const meter = new TorrentMeter();
+    let p = { state: 'downloading', downloaded: 100, uploaded: 5, peers: 3 };
+    const untrack = meter.track({ progress: () => p });
+    meter.track({ progress: () => ({ state: 'seeding', downloaded: 0, uploaded: 50, peers: 2 }) });
+    expect(meter.totals()).toMatchObject({ downloaded: 100, uploaded: 55, peers: 5 });
+    p = { ...p, downloaded: 300 };
+    untrack();
+    untrack(); // idempotent
+    const t = meter.totals();
+    expect(t).toMatchObject({ downloaded: 300, uploaded: 55, peers: 2 });
+    expect([...t.states]).toEqual([['seeding', 1]]);
+  });
+});

@@ -81,17 +81,45 @@ describe('clusterTraffic', () => {
 });
 
 describe('TorrentMeter', () => {
-  it('keeps a removed torrent bytes in the totals so counters never go down', () => {
+  const t = (id: string, state: string, downloaded: number, uploaded: number, peers: number) => ({
+    id,
+    state,
+    downloaded,
+    uploaded,
+    peers,
+  });
+
+  it('sums torrents and keeps the bytes of restarted and removed ones', () => {
     const meter = new TorrentMeter();
-    let p = { state: 'downloading', downloaded: 100, uploaded: 5, peers: 3 };
-    const untrack = meter.track({ progress: () => p });
-    meter.track({ progress: () => ({ state: 'seeding', downloaded: 0, uploaded: 50, peers: 2 }) });
-    expect(meter.totals()).toMatchObject({ downloaded: 100, uploaded: 55, peers: 5 });
-    p = { ...p, downloaded: 300 };
-    untrack();
-    untrack(); // idempotent
-    const t = meter.totals();
-    expect(t).toMatchObject({ downloaded: 300, uploaded: 55, peers: 2 });
-    expect([...t.states]).toEqual([['seeding', 1]]);
+    expect(
+      meter.totals([t('a', 'downloading', 100, 5, 3), t('b', 'seeding', 0, 50, 2)]),
+    ).toMatchObject({
+      downloaded: 100,
+      uploaded: 55,
+      peers: 5,
+    });
+    // a's session restarted (counts from 0 again): its 100 bytes stay counted.
+    let now = meter.totals([t('a', 'downloading', 30, 0, 1), t('b', 'seeding', 0, 80, 2)]);
+    expect(now).toMatchObject({ downloaded: 130, uploaded: 85, peers: 3 });
+    // b removed: its 80 uploaded bytes stay counted.
+    now = meter.totals([t('a', 'seeding', 40, 0, 0)]);
+    expect(now).toMatchObject({ downloaded: 140, uploaded: 85, peers: 0 });
+    expect([...now.states]).toEqual([['seeding', 1]]);
+  });
+
+  it('exports the totals through the registry', async () => {
+    const m = createAgentMetrics({ version: 'test', defaultMetrics: false });
+    let list = [t('a', 'downloading', 1000, 10, 4)];
+    m.setSources({ torrents: () => list });
+    let text = await m.render();
+    expect(sample(text, 'btoverlay_torrent_payload_bytes_total{direction="down"}')).toBe(1000);
+    expect(sample(text, 'btoverlay_torrent_peers')).toBe(4);
+    expect(sample(text, 'btoverlay_torrents{state="downloading"}')).toBe(1);
+    list = [];
+    await new Promise((r) => setImmediate(r));
+    text = await m.render();
+    expect(sample(text, 'btoverlay_torrent_payload_bytes_total{direction="down"}')).toBe(1000);
+    expect(sample(text, 'btoverlay_torrent_peers')).toBe(0);
+    expect(sample(text, 'btoverlay_torrents{state="downloading"}')).toBeUndefined();
   });
 });

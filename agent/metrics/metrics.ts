@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ClusterMessage } from '../../generated/btoverlay/v1/cluster.js';
 import { clusterTraffic, type ClusterDirection } from './cluster-traffic.js';
 import { callMetricsInterceptor } from './grpc-interceptor.js';
-import { TorrentMeter, type TorrentMetricsSource } from './torrents.js';
+import { TorrentMeter, type TorrentSnapshot, type TorrentTotals } from './torrents.js';
 
 /**
  * Prefix of every btoverlay metric. Process and Node.js runtime metrics keep
@@ -46,6 +46,13 @@ export interface MetricSources {
     | undefined;
   /** The legacy gossiper's counters. */
   legacyGossip(): { rounds: number; sent: number; failed: number; skippedBusy: number } | undefined;
+  /** The agent's torrents (the torrent manager's `list()`). */
+  torrents(): Iterable<TorrentSnapshot> | undefined;
+  /**
+   * Refusals of the security layer as "group.reason" → count (SecurityCounters
+   * `snapshot()`: cluster auth, foreign addresses, rate limits, records, TLS).
+   */
+  securityRefusals(): Readonly<Record<string, number>> | undefined;
 }
 
 /** Counters the HTTP tracker endpoint (/announce, /scrape) increments. */
@@ -76,11 +83,6 @@ export interface AgentMetrics {
   connectionRejected(reason: string): void;
   /** One HTTP request finished: route (a registered path, or "other"), status, seconds. */
   httpRequest(route: string, status: number, seconds: number): void;
-  /**
-   * Starts counting a torrent's payload bytes and peers; the returned function
-   * stops (on remove), keeping its bytes in the totals so counters never go down.
-   */
-  trackTorrent(source: TorrentMetricsSource): () => void;
   /** Installs the collect-time sources (the agent calls this once its parts exist). */
   setSources(sources: Partial<MetricSources>): void;
   /** The exposition text (Prometheus text format 0.0.4). */
@@ -342,6 +344,18 @@ export function createAgentMetrics(options: AgentMetricsOptions): AgentMetrics {
     },
   );
 
+  // --- Security (collect-time) ---------------------------------------------
+  mirroredCounter(
+    registry,
+    `${p}security_refusals_total`,
+    'Requests, messages and records the security layer refused, by reason ("group.reason", e.g. cluster_auth.bad_mac, foreign_addr.grpc, rate_limited.legacy).',
+    ['reason'],
+    () => {
+      const r = src.securityRefusals?.();
+      return r === undefined ? undefined : entries('reason', r);
+    },
+  );
+
   // --- Tracker endpoint -----------------------------------------------------
   const trackerAnnounces = new Counter({
     name: `${p}tracker_announces_total`,
@@ -358,13 +372,23 @@ export function createAgentMetrics(options: AgentMetricsOptions): AgentMetrics {
 
   // --- Torrents -------------------------------------------------------------
   const torrents = new TorrentMeter();
+  // Three families read the torrents; one snapshot per scrape (all collect
+  // callbacks of one scrape run in the same tick) serves them all.
+  let torrentTotals: TorrentTotals | undefined;
+  const torrentsNow = (): TorrentTotals => {
+    if (torrentTotals === undefined) {
+      torrentTotals = torrents.totals(src.torrents?.() ?? []);
+      setImmediate(() => (torrentTotals = undefined));
+    }
+    return torrentTotals;
+  };
   new Counter({
     name: `${p}torrent_payload_bytes_total`,
     help: 'BitTorrent piece payload bytes transferred by this agent, by direction (down, up).',
     labelNames: ['direction'],
     registers: [registry],
     collect() {
-      const t = torrents.totals();
+      const t = torrentsNow();
       this.reset();
       this.inc({ direction: 'down' }, t.downloaded);
       this.inc({ direction: 'up' }, t.uploaded);
@@ -375,7 +399,7 @@ export function createAgentMetrics(options: AgentMetricsOptions): AgentMetrics {
     help: 'Peer-wire connections with a completed handshake, over all torrents.',
     registers: [registry],
     collect() {
-      this.set(torrents.totals().peers);
+      this.set(torrentsNow().peers);
     },
   });
   new Gauge({
@@ -385,7 +409,7 @@ export function createAgentMetrics(options: AgentMetricsOptions): AgentMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [state, n] of torrents.totals().states) this.set({ state }, n);
+      for (const [state, n] of torrentsNow().states) this.set({ state }, n);
     },
   });
 
@@ -417,7 +441,6 @@ export function createAgentMetrics(options: AgentMetricsOptions): AgentMetrics {
     connection: (protocol) => connections.inc({ protocol }),
     connectionRejected: (reason) => connectionRejects.inc({ reason }),
     httpRequest: (route, status, seconds) => http.observe({ route, code: String(status) }, seconds),
-    trackTorrent: (source) => torrents.track(source),
     setSources(sources) {
       src = { ...src, ...sources };
     },

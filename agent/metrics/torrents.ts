@@ -1,21 +1,19 @@
 /**
- * What the metrics need from a running torrent: the fields of the torrent
- * engine's `Progress` snapshot (agent/torrent/session.ts), so a TorrentSession
- * can be passed as it is.
+ * One torrent as the metrics read it: the fields of the torrent manager's
+ * TorrentView (agent/torrents/manager.ts), so its `list()` can be passed as is.
  */
-export interface TorrentMetricsSource {
-  progress(): {
-    readonly state: string;
-    /** Payload bytes received by this session, monotonic. */
-    readonly downloaded: number;
-    /** Payload bytes sent by this session, monotonic. */
-    readonly uploaded: number;
-    /** Connected peers (handshake done). */
-    readonly peers: number;
-  };
+export interface TorrentSnapshot {
+  readonly id: string;
+  readonly state: string;
+  /** Payload bytes received by the torrent's current session. */
+  readonly downloaded: number;
+  /** Payload bytes sent by the torrent's current session. */
+  readonly uploaded: number;
+  /** Connected peers (handshake done). */
+  readonly peers: number;
 }
 
-/** Totals over every torrent tracked now and before. */
+/** Totals over every torrent seen now and before. */
 export interface TorrentTotals {
   readonly downloaded: number;
   readonly uploaded: number;
@@ -24,38 +22,47 @@ export interface TorrentTotals {
 }
 
 /**
- * Sums torrents' progress at scrape time. A torrent that stops being tracked
- * leaves its last byte counts behind in the totals, so the exported counters
- * never go down when a torrent is removed.
+ * Turns scrape-time snapshots of the torrents into monotonic byte totals. A
+ * session's byte counts start again at 0 when it is restarted (resume, agent
+ * restart) and vanish when its torrent is removed; the meter keeps the last
+ * counts it saw in the totals in both cases, so the exported counters never go
+ * down. (Bytes moved between the last scrape and a restart or removal are not
+ * seen: a scrape interval's worth at most.)
  */
 export class TorrentMeter {
-  private readonly live = new Set<TorrentMetricsSource>();
+  private readonly last = new Map<string, { down: number; up: number }>();
   private retiredDown = 0;
   private retiredUp = 0;
 
-  /** Starts counting `source`; the returned function stops (idempotent). */
-  track(source: TorrentMetricsSource): () => void {
-    this.live.add(source);
-    return () => {
-      if (!this.live.delete(source)) return;
-      const p = source.progress();
-      this.retiredDown += p.downloaded;
-      this.retiredUp += p.uploaded;
-    };
-  }
-
-  totals(): TorrentTotals {
-    let downloaded = this.retiredDown;
-    let uploaded = this.retiredUp;
+  /** Folds in the current snapshot and returns the totals. */
+  totals(torrents: Iterable<TorrentSnapshot>): TorrentTotals {
+    let downloaded = 0;
+    let uploaded = 0;
     let peers = 0;
     const states = new Map<string, number>();
-    for (const s of this.live) {
-      const p = s.progress();
-      downloaded += p.downloaded;
-      uploaded += p.uploaded;
-      peers += p.peers;
-      states.set(p.state, (states.get(p.state) ?? 0) + 1);
+    const seen = new Set<string>();
+    for (const t of torrents) {
+      seen.add(t.id);
+      const prev = this.last.get(t.id);
+      if (prev !== undefined && t.downloaded < prev.down) this.retiredDown += prev.down;
+      if (prev !== undefined && t.uploaded < prev.up) this.retiredUp += prev.up;
+      this.last.set(t.id, { down: t.downloaded, up: t.uploaded });
+      downloaded += t.downloaded;
+      uploaded += t.uploaded;
+      peers += t.peers;
+      states.set(t.state, (states.get(t.state) ?? 0) + 1);
     }
-    return { downloaded, uploaded, peers, states };
+    for (const [id, prev] of this.last) {
+      if (seen.has(id)) continue;
+      this.retiredDown += prev.down;
+      this.retiredUp += prev.up;
+      this.last.delete(id);
+    }
+    return {
+      downloaded: downloaded + this.retiredDown,
+      uploaded: uploaded + this.retiredUp,
+      peers,
+      states,
+    };
   }
 }

@@ -14,6 +14,8 @@ import { createGrpcServer, type AgentGrpcServer } from './transport/grpc-server.
 import { HttpHandler } from './transport/http-handler.js';
 import { createOverlayService } from './transport/overlay-service.js';
 import { PortListener } from './transport/port-listener.js';
+import { createTorrentsService } from './transport/torrents-service.js';
+import { TorrentManager } from './torrents/manager.js';
 import { VERSION } from './version.js';
 
 /** Longest a connection may take to send its first bytes, ms. */
@@ -35,6 +37,8 @@ export class Agent {
   /** Membership and gossip (pure), and their binding to timers and gRPC. */
   private gossip: GossipNode | undefined;
   private driver: GossipDriver | undefined;
+  /** The torrents this agent downloads and seeds (set once started). */
+  torrents: TorrentManager | undefined;
   /** The legacy JSON protocol's inbound handler (undefined with --legacy-mode off). */
   readonly legacy: LegacyHandler | undefined;
   private readonly legacyGossip: LegacyGossiper | undefined;
@@ -79,6 +83,7 @@ export class Agent {
             },
           };
         }),
+        torrents: createTorrentsService(() => this.torrents, { maxWatchStreams: 64 }),
       },
       { maxMessageBytes: config.maxMessageBytes, interceptors: [this.metrics.grpcInterceptor] },
     );
@@ -176,6 +181,14 @@ export class Agent {
     );
     await agent.driver.start();
     agent.legacyGossip?.start();
+    // Torrents resume once gossip runs, so their provider records spread at once.
+    agent.torrents = await TorrentManager.start({
+      replica: agent.replica,
+      config: config.torrents,
+      bindHost: config.listenHost,
+      ttlMs: config.store.ttlMs,
+      log,
+    });
     agent.grpc.setServing();
     log.info(
       {
@@ -215,6 +228,8 @@ export class Agent {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('shutting down');
+      // Torrents first: their provider records are tombstoned while gossip still runs.
+      await this.torrents?.stop();
       // Graceful leave first, while the port still answers: tombstone what this
       // agent announced, spread `left` with it, then stop gossiping.
       this.withdrawOwnRecords();

@@ -6,6 +6,11 @@ import { parseAddr } from './store/record.js';
 import { DEFAULT_STORE_OPTIONS, type StoreOptions } from './store/store.js';
 import { LEGACY_MODES, type LegacyMode } from './legacy/handler.js';
 import { buildClusterConfig, type ClusterConfig, type RawClusterFlags } from './gossip/config.js';
+import {
+  buildTorrentsConfig,
+  type RawTorrentFlags,
+  type TorrentsConfig,
+} from './torrents/config.js';
 
 /** Log levels pino understands. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -43,6 +48,8 @@ export interface AgentConfig {
   readonly legacy: LegacyConfig;
   /** Membership (SWIM), gossip and anti-entropy settings (agent/gossip/config.ts). */
   readonly cluster: ClusterConfig;
+  /** Torrents: data dir, peer-wire port, provider host (agent/torrents/config.ts). */
+  readonly torrents: TorrentsConfig;
 }
 
 /** The legacy protocol's mode, peers and bounds. */
@@ -64,7 +71,7 @@ export interface LegacyConfig {
 }
 
 /** The flags of `btagent run` as strings, as parsed from argv or BTAGENT_* env vars. */
-export interface RawAgentFlags extends RawClusterFlags {
+export interface RawAgentFlags extends RawClusterFlags, RawTorrentFlags {
   listen: string;
   advertise?: string;
   bootstrap: string;
@@ -189,6 +196,7 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
       Math.max(10, gossipIntervalMs),
       Math.max(1000, parseDuration(raw.fullSyncInterval, '--full-sync-interval')),
     ),
+    torrents: buildTorrentsConfig(raw, advertise),
   };
 }
 

@@ -5,6 +5,7 @@ import { addClusterFlags } from './gossip/config.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { registerTorrentCommands } from './torrent/cli.js';
+import { addTorrentFlags } from './torrents/config.js';
 import { VERSION } from './version.js';
 
 /** Exit codes shared by btagent's commands. */
@@ -17,7 +18,7 @@ function flag(flags: string, description: string, envName: string, defaultValue?
 
 /** Adds `btagent run` (the default command): the daemon. */
 function registerRun(program: Command): void {
-  addClusterFlags(program.command('run', { isDefault: true }))
+  addTorrentFlags(addClusterFlags(program.command('run', { isDefault: true })))
     .description('run an agent: gRPC, legacy JSON and HTTP on one port, replicating by gossip')
     .addOption(
       flag(

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { ClusterService } from '../../generated/btoverlay/v1/cluster.js';
 import { ControlService } from '../../generated/btoverlay/v1/control.js';
 import { OverlayService } from '../../generated/btoverlay/v1/overlay.js';
+import { TorrentsService } from '../../generated/btoverlay/v1/torrents.js';
 import { PROTO_DIR } from '../paths.js';
 
 /** The fully qualified names of the services, as health checks name them. */
@@ -20,6 +21,7 @@ export const SERVICE_NAMES = [
   'btoverlay.v1.Overlay',
   'btoverlay.v1.Control',
   'btoverlay.v1.Cluster',
+  'btoverlay.v1.Torrents',
 ] as const;
 
 /** Options of the agent's gRPC server. */
@@ -36,6 +38,8 @@ export interface GrpcServices {
   readonly control: UntypedServiceImplementation;
   /** Agent-to-agent membership and gossip (btoverlay.v1.Cluster). */
   readonly cluster: UntypedServiceImplementation;
+  /** The agent's torrents (btoverlay.v1.Torrents). */
+  readonly torrents: UntypedServiceImplementation;
 }
 
 /** The agent's gRPC server, fed connections by the port sniffer rather than binding itself. */
@@ -71,6 +75,7 @@ export function createGrpcServer(
   server.addService(OverlayService, services.overlay);
   server.addService(ControlService, services.control);
   server.addService(ClusterService, services.cluster);
+  server.addService(TorrentsService, services.torrents);
 
   const health = new HealthImplementation({
     '': 'NOT_SERVING',

@@ -3,6 +3,7 @@
  * from the contract: byte-exact exchanges, bad input, bounds, modes, a 2-agent
  * cluster used by legacy clients, and outbound gossip to a fake legacy node.
  */
+import { spawn } from 'node:child_process';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { connect, type AgentClient } from '../control/client.js';
 import {
@@ -158,6 +159,17 @@ describe('legacy protocol on the agent port', () => {
       origin: 'legacy:127.0.0.2',
       left: 3n,
     });
+  });
+
+  it('never lists a withdrawn provider (tombstone) in a legacy lookup reply', async () => {
+    const ih = Buffer.from(randomInfoHash(), 'hex');
+    await grpcA.announce({ infoHash: ih, addr: '10.0.0.1:1' });
+    await grpcA.announce({ infoHash: ih, addr: '10.0.0.2:1' });
+    await grpcA.announce({ infoHash: ih, addr: '10.0.0.1:1', removed: true });
+    const reply = JSON.parse(
+      (await exchange(a.port, lookupLine(ih.toString('hex')))).reply.toString(),
+    ) as { addr: string }[];
+    expect(reply.map((p) => p.addr)).toEqual(['10.0.0.2:1']);
   });
 
   it('merges per addr keeping the greater last_seen, newest first, cut to limit', async () => {
@@ -442,5 +454,73 @@ describe('legacy clients and nodes with a 2-agent cluster', () => {
     await eventually(() => received.length > count + 6, 5000);
     expect(received.some((l) => l.includes(pct(ihEcho)))).toBe(false);
     for (const l of received) expect(() => JSON.parse(l) as unknown).not.toThrow();
+  }, 30_000);
+});
+
+describe('a dead legacy peer', () => {
+  it('costs one 1.2 s dial timeout per round and never holds up gossip to live peers', async () => {
+    // A listener that never accepts, with its accept queue full: further SYNs are
+    // dropped, so a dial to it hangs until the dialler's own timeout (a real dead host).
+    const hole = spawn('python3', [
+      '-c',
+      'import socket,sys,time\n' +
+        "s=socket.socket(); s.bind(('127.0.0.5',0)); s.listen(0)\n" +
+        'print(s.getsockname()[1], flush=True); time.sleep(60)',
+    ]);
+    const holePort = await new Promise<number>((resolve, reject) => {
+      hole.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      hole.once('error', reject);
+    });
+    const filler = tcpConnect({ host: '127.0.0.5', port: holePort });
+    await new Promise((r) => filler.once('connect', r));
+    const lines: string[] = [];
+    const live = createServer((s) => {
+      let buf = '';
+      s.on('data', (d: Buffer) => (buf += d.toString()));
+      s.on('end', () => {
+        lines.push(buf);
+        s.end();
+      });
+      s.on('error', () => s.destroy());
+    });
+    await new Promise<void>((r) => live.listen(0, '127.0.0.3', r));
+    const livePort = (live.address() as { port: number }).port;
+    const agent = await startAgent([
+      '--legacy-peers',
+      `127.0.0.5:${holePort},127.0.0.3:${livePort}`,
+      '--legacy-gossip-interval',
+      '200ms',
+      '--log-level',
+      'debug',
+    ]);
+    const client = connect(agent.addr);
+    try {
+      const ih = randomInfoHash();
+      await client.announce({ infoHash: Buffer.from(ih, 'hex'), addr: '10.6.0.1:6881' });
+      // The live node gets a round about every 200 ms while the dead one's dial hangs.
+      expect(await eventually(() => lines.some((l) => l.includes(pct(ih))), 5000)).toBe(true);
+      const first = Date.now();
+      const before = lines.length;
+      const stopped = await agent.waitForLog(
+        (l) =>
+          l.msg === 'legacy gossip round stopped' &&
+          l.peer === `127.0.0.5:${holePort}` &&
+          /dial timeout/.test(String(l.err)),
+        8000,
+      );
+      const ms = Number(/after (\d+) ms/.exec(String(stopped.err))?.[1]);
+      expect(ms).toBeGreaterThanOrEqual(1190);
+      expect(ms).toBeLessThan(2500);
+      await eventually(() => Date.now() - first > 1000, 2000);
+      // Over a second of 200 ms rounds reached the live node meanwhile.
+      expect(lines.length - before).toBeGreaterThanOrEqual(3);
+      expect(await client.health()).toBe('SERVING');
+    } finally {
+      client.close();
+      filler.destroy();
+      hole.kill();
+      await agent.stop();
+      await new Promise((r) => live.close(r));
+    }
   }, 30_000);
 });

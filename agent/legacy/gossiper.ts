@@ -146,8 +146,10 @@ export class LegacyGossiper {
   private send(host: string, port: number, line: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port, noDelay: true });
+      const dialStarted = Date.now();
       let timer = setTimeout(() => {
-        socket.destroy(new LegacySendError('dial timeout'));
+        // The measured time goes into the (debug) log: an operator can see the bound hold.
+        socket.destroy(new LegacySendError(`dial timeout after ${Date.now() - dialStarted} ms`));
       }, this.options.dialTimeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);

@@ -1,7 +1,20 @@
 import { ResourceExhaustedError } from './errors.js';
+import type { RecordGuard, RecordRefusal } from './security/record-guard.js';
+import type { RecordSigner } from './security/record-signature.js';
 import type { InfoHashKey } from './store/infohash.js';
-import type { ProviderRecord } from './store/record.js';
+import { compareRecords, type ProviderRecord } from './store/record.js';
 import type { MergeOutcome, Store } from './store/store.js';
+
+/** Record signing and verification (agent/security/); absent in the simulator and unit tests. */
+export interface ReplicaSecurity {
+  /** Signs the records this agent originates (announces, withdrawals, legacy relays). */
+  readonly signer: RecordSigner;
+  /** Verifies records from other agents before they are merged. */
+  readonly guard: RecordGuard;
+}
+
+/** What merging a record from another agent did: the Store's outcome or a security refusal. */
+export type RemoteOutcome = MergeOutcome | RecordRefusal;
 
 /** A provider as announced by a client: the agent adds time and origin. */
 export interface AnnouncedProvider {
@@ -30,7 +43,13 @@ export class Replica {
     readonly store: Store,
     readonly nodeId: string,
     private readonly clock: () => number = Date.now,
+    private readonly security?: ReplicaSecurity,
   ) {}
+
+  /** This agent's record-signing public key (raw, latin1); undefined without security. */
+  get publicKey(): string | undefined {
+    return this.security?.signer.publicKey;
+  }
 
   now(): number {
     return this.clock();
@@ -46,7 +65,7 @@ export class Replica {
    * stamped with this agent's time and node id. Returns the stored record.
    */
   announce(key: InfoHashKey, provider: AnnouncedProvider, removed = false): ProviderRecord {
-    const record: ProviderRecord = {
+    let record: ProviderRecord = {
       addr: provider.addr,
       peerId: provider.peerId,
       left: provider.left,
@@ -54,6 +73,7 @@ export class Replica {
       origin: this.nodeId,
       removed,
     };
+    if (this.security !== undefined) record = this.security.signer.sign(key, record);
     const outcome = this.apply(key, record, '');
     if (outcome === 'info_hash_limit') {
       throw new ResourceExhaustedError(
@@ -64,9 +84,46 @@ export class Replica {
     return this.store.get(key, record.addr) ?? record;
   }
 
-  /** Merges a record that arrived from another agent or a legacy node. */
-  mergeRemote(key: InfoHashKey, record: ProviderRecord, source: string): MergeOutcome {
+  /**
+   * Merges a record that arrived from another agent. With security on, its
+   * signature is verified first — unless the Store already holds it or something
+   * newer, which needs no cryptography to turn down.
+   */
+  mergeRemote(key: InfoHashKey, record: ProviderRecord, source: string): RemoteOutcome {
+    if (this.security !== undefined) {
+      const held = this.store.get(key, record.addr);
+      const now = this.clock();
+      if (held !== undefined && this.store.isLive(held, now) && compareRecords(record, held) <= 0) {
+        return this.apply(key, record, source);
+      }
+      const verdict = this.security.guard.check(key, record, now);
+      if (verdict !== 'ok') {
+        this.count(source, verdict);
+        return verdict;
+      }
+    }
     return this.apply(key, record, source);
+  }
+
+  /**
+   * Merges a record learned over the unauthenticated legacy protocol (origin
+   * `legacy:<ip>`). With security on, this agent signs it as its relay, so other
+   * agents know which member vouched for it (docs/security.md).
+   */
+  mergeLegacy(key: InfoHashKey, record: ProviderRecord, source: string): MergeOutcome {
+    if (this.security === undefined) return this.apply(key, record, source);
+    const now = this.clock();
+    // Clamp as the Store would (a signature must cover what is stored), then sign.
+    const lastSeen = record.lastSeen > now + this.store.options.maxSkewMs ? now : record.lastSeen;
+    const signed = this.security.signer.sign(key, {
+      addr: record.addr,
+      peerId: record.peerId,
+      left: record.left,
+      lastSeen,
+      origin: record.origin,
+      removed: record.removed,
+    });
+    return this.apply(key, signed, source);
   }
 
   /** Live providers, newest first. */
@@ -82,13 +139,17 @@ export class Replica {
   private apply(key: InfoHashKey, record: ProviderRecord, source: string): MergeOutcome {
     const now = this.clock();
     const outcome = this.store.merge(key, record, now);
-    const counted = `${source === '' ? 'local' : source.startsWith('legacy:') ? 'legacy' : 'cluster'} ${outcome}`;
-    this.outcomes.set(counted, (this.outcomes.get(counted) ?? 0) + 1);
+    this.count(source, outcome);
     if (outcome === 'applied') {
       // The Store may have clamped last_seen; spread what it holds, not what arrived.
       const stored = this.store.get(key, record.addr);
       if (stored !== undefined) for (const l of this.listeners) l(key, stored, source);
     }
     return outcome;
+  }
+
+  private count(source: string, outcome: RemoteOutcome): void {
+    const counted = `${source === '' ? 'local' : source.startsWith('legacy:') ? 'legacy' : 'cluster'} ${outcome}`;
+    this.outcomes.set(counted, (this.outcomes.get(counted) ?? 0) + 1);
   }
 }

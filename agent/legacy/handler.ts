@@ -27,6 +27,12 @@ export interface LegacyHandlerOptions {
   readonly maxConnections: number;
   /** Providers per message, accepted or replied. */
   readonly maxProviders: number;
+  /**
+   * Verifies an `announce`'s addr against the sender's address
+   * (security/announce-addr.ts); false drops that provider (the guard counts it).
+   * Gossip is not checked: it relays other hosts' records by design.
+   */
+  readonly checkAnnounce?: (ip: string | undefined, addr: string) => boolean;
 }
 
 /** What the handler has done, by outcome; read by status and (later) metrics. */
@@ -177,9 +183,10 @@ export class LegacyHandler {
       origin: legacyOrigin(ip),
     };
     for (const p of msg.providers) {
+      if (msg.type === 'announce' && this.options.checkAnnounce?.(ip, p.addr) === false) continue;
       const { record, clamped } = legacyToRecord(p, msg.type, opts);
       if (clamped) this.counters.clamped++;
-      this.counters.merged[this.replica.mergeRemote(msg.infoHash, record, opts.origin)]++;
+      this.counters.merged[this.replica.mergeLegacy(msg.infoHash, record, opts.origin)]++;
     }
     return undefined;
   }

@@ -1,0 +1,26 @@
+/**
+ * Typed errors of the security layer, mapped once at the edge
+ * (transport/grpc-status.ts) to gRPC status codes.
+ */
+
+/** The caller did not prove it holds the cluster key. Maps to UNAUTHENTICATED. */
+export class UnauthenticatedError extends Error {
+  override name = 'UnauthenticatedError';
+  /** Why, as counted (e.g. `bad_mac`). */
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** The caller is known but not allowed to do this. Maps to PERMISSION_DENIED. */
+export class PermissionDeniedError extends Error {
+  override name = 'PermissionDeniedError';
+  /** Why, as counted (e.g. `foreign_addr`). */
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}

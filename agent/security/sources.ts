@@ -1,0 +1,43 @@
+import { BlockList, isIP } from 'node:net';
+import { canonicalIp } from './announce-addr.js';
+
+/**
+ * `--trusted-sources CIDR,...`: caller addresses exempt from the announce
+ * address check and the per-source rate limits (default: the canonical
+ * loopback addresses 127.0.0.1 and ::1, i.e. processes on the agent's host).
+ * node:net's BlockList is a pure CIDR matcher; nothing here does I/O.
+ */
+export class SourceSet {
+  private readonly list = new BlockList();
+  private empty = true;
+
+  /** Parses "CIDR,CIDR,..." (a bare IP is a /32 or /128). Throws naming the bad entry. */
+  static parse(text: string): SourceSet {
+    const set = new SourceSet();
+    for (const entry of text.split(',').map((s) => s.trim())) {
+      if (entry === '') continue;
+      const slash = entry.indexOf('/');
+      const ip = canonicalIp(slash < 0 ? entry : entry.slice(0, slash));
+      const family = isIP(ip);
+      if (family === 0) throw new Error(`"${entry}" is not an IP address or CIDR block`);
+      const type = family === 4 ? 'ipv4' : 'ipv6';
+      const max = family === 4 ? 32 : 128;
+      const bits = slash < 0 ? max : Number(entry.slice(slash + 1));
+      if (!Number.isInteger(bits) || bits < 0 || bits > max) {
+        throw new Error(`"${entry}": prefix length must be 0-${max}`);
+      }
+      set.list.addSubnet(ip, bits, type);
+      set.empty = false;
+    }
+    return set;
+  }
+
+  /** Whether `ip` (any textual form, IPv4-mapped too) is in the set. */
+  has(ip: string | undefined): boolean {
+    if (this.empty || ip === undefined) return false;
+    const c = canonicalIp(ip);
+    const family = isIP(c);
+    if (family === 0) return false;
+    return this.list.check(c, family === 4 ? 'ipv4' : 'ipv6');
+  }
+}

@@ -149,6 +149,7 @@ export class Agent {
       gossip: () => this.gossip?.counters,
       legacy: () => this.legacy?.counters,
       legacyGossip: () => this.legacyGossip?.counters,
+      torrents: () => this.torrents?.list(),
     });
   }
 

@@ -20,6 +20,7 @@ import {
   statusText,
 } from './format.js';
 import { formatInfoHash, InfoHashParseError, parseInfoHash } from './infohash.js';
+import { registerTorrentCommands } from './torrent-cli.js';
 
 /** btctl's exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -172,6 +173,8 @@ export function buildProgram(): Command {
       out(opts.json ? json(report) : convergenceText(report));
       if (!report.converged) process.exitCode = EXIT.failure;
     });
+
+  registerTorrentCommands(program, withGlobals);
 
   return program;
 }

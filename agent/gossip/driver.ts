@@ -2,7 +2,11 @@ import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { ClusterMessage } from '../../generated/btoverlay/v1/cluster.js';
 import { InvalidArgumentError } from '../errors.js';
-import { ClusterPeer, type ClusterTrafficObserver } from '../transport/cluster-client.js';
+import {
+  ClusterPeer,
+  type ClusterPeerSecurity,
+  type ClusterTrafficObserver,
+} from '../transport/cluster-client.js';
 import {
   envelopeFromWire,
   envelopeToWire,
@@ -27,6 +31,8 @@ export interface GossipDriverOptions {
   readonly limits: ClusterLimits;
   /** Sees outbound calls' messages and their replies (metrics); optional. */
   readonly observe?: ClusterTrafficObserver;
+  /** Cluster key and TLS for outbound calls (agent/security/); optional. */
+  readonly peerSecurity?: ClusterPeerSecurity;
 }
 
 /** Messages per Exchange call, sent or accepted. */
@@ -215,7 +221,12 @@ export class GossipDriver {
       this.peers.delete(oldest);
       c.close();
     }
-    p = new ClusterPeer(addr, this.options.maxMessageBytes, this.options.observe);
+    p = new ClusterPeer(
+      addr,
+      this.options.maxMessageBytes,
+      this.options.observe,
+      this.options.peerSecurity,
+    );
     this.peers.set(addr, p);
     return p;
   }

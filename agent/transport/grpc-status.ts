@@ -1,5 +1,6 @@
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { InvalidArgumentError, ResourceExhaustedError, UnavailableError } from '../errors.js';
+import { PermissionDeniedError, UnauthenticatedError } from '../security/errors.js';
 import {
   DataDirLockedError,
   TorrentExistsError,
@@ -10,6 +11,8 @@ import {
 export function grpcCodeOf(err: unknown): status {
   if (err instanceof InvalidArgumentError) return status.INVALID_ARGUMENT;
   if (err instanceof ResourceExhaustedError) return status.RESOURCE_EXHAUSTED;
+  if (err instanceof UnauthenticatedError) return status.UNAUTHENTICATED;
+  if (err instanceof PermissionDeniedError) return status.PERMISSION_DENIED;
   if (err instanceof UnavailableError) return status.UNAVAILABLE;
   if (err instanceof TorrentNotFoundError) return status.NOT_FOUND;
   if (err instanceof TorrentExistsError) return status.ALREADY_EXISTS;

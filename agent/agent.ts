@@ -7,6 +7,8 @@ import { LegacyHandler } from './legacy/handler.js';
 import { METRICS_PATH, metricsRoute } from './metrics/http-route.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
 import { Replica } from './replica.js';
+import { AgentSecurity } from './security/agent-security.js';
+import { serverCredentials } from './security/tls.js';
 import { Store } from './store/store.js';
 import { createClusterService } from './transport/cluster-service.js';
 import { createControlService } from './transport/control-service.js';
@@ -29,6 +31,8 @@ const MAX_CONNECTIONS = 10_000;
  */
 export class Agent {
   readonly replica: Replica;
+  /** Identity, record signatures, cluster key, address checks, rate limits (agent/security/). */
+  readonly security: AgentSecurity;
   /** This agent's Prometheus registry and instruments (GET /metrics). */
   readonly metrics: AgentMetrics;
   private readonly grpc: AgentGrpcServer;
@@ -53,14 +57,22 @@ export class Agent {
   ) {
     const startedAt = Date.now();
     this.advertise = config.advertise;
-    this.replica = new Replica(new Store(config.store), config.nodeId);
+    this.security = new AgentSecurity(config.security, config.nodeId, config.store, log);
+    this.replica = new Replica(
+      new Store(config.store),
+      config.nodeId,
+      Date.now,
+      this.security.replica,
+    );
     this.metrics = createAgentMetrics({ version: VERSION });
     this.grpc = createGrpcServer(
       {
-        overlay: createOverlayService(this.replica, {
-          maxLookupLimit: config.maxLookupLimit,
-          maxGossipBatch: config.maxGossipBatch,
-        }),
+        overlay: createOverlayService(
+          this.replica,
+          { maxLookupLimit: config.maxLookupLimit, maxGossipBatch: config.maxGossipBatch },
+          undefined,
+          this.security.overlayGuards(),
+        ),
         control: createControlService(this.replica, {
           version: VERSION,
           startedAt,
@@ -70,6 +82,8 @@ export class Agent {
           },
           advertiseAddr: () => this.advertise,
           membership: () => this.gossip?.membership,
+          publicKey: () => this.security.identity.publicKey,
+          securityRefusals: () => this.security.refusals(),
         }),
         cluster: createClusterService(() => {
           const d = this.driver;
@@ -82,10 +96,14 @@ export class Agent {
               return replies;
             },
           };
-        }),
+        }, this.security.clusterService()),
         torrents: createTorrentsService(() => this.torrents, { maxWatchStreams: 64 }),
       },
-      { maxMessageBytes: config.maxMessageBytes, interceptors: [this.metrics.grpcInterceptor] },
+      {
+        maxMessageBytes: config.maxMessageBytes,
+        interceptors: [this.metrics.grpcInterceptor],
+        tls: config.security.tls === undefined ? undefined : serverCredentials(config.security.tls),
+      },
     );
     this.http = new HttpHandler({
       requestTimeoutMs: 10_000,
@@ -96,7 +114,11 @@ export class Agent {
     if (config.legacy.mode !== 'off') {
       this.legacy = new LegacyHandler(
         this.replica,
-        { ...config.legacy, mode: config.legacy.mode },
+        {
+          ...config.legacy,
+          mode: config.legacy.mode,
+          checkAnnounce: (ip, addr) => this.security.checkAnnounce('legacy', ip, addr).ok,
+        },
         log,
       );
       this.legacyGossip = new LegacyGossiper(
@@ -121,8 +143,21 @@ export class Agent {
       handlers: {
         grpc: (socket) => {
           this.metrics.connection('grpc');
+          // With TLS configured, gRPC is TLS only: a plaintext client would bypass mTLS.
+          if (this.grpc.tlsInjector !== undefined) {
+            this.security.counters.plaintextRefused++;
+            socket.destroy();
+            return;
+          }
           this.grpc.injector.injectConnection(socket);
         },
+        tls:
+          this.grpc.tlsInjector === undefined
+            ? undefined
+            : (socket) => {
+                this.metrics.connection('grpc');
+                this.grpc.tlsInjector!.injectConnection(socket);
+              },
         http: (socket) => {
           this.metrics.connection('http');
           this.http.handle(socket);
@@ -132,6 +167,11 @@ export class Agent {
             ? undefined
             : (socket) => {
                 this.metrics.connection('legacy');
+                // Per-source token bucket before any parsing (docs/security.md).
+                if (!this.security.allowLegacy(socket.remoteAddress)) {
+                  socket.destroy();
+                  return;
+                }
                 this.legacy!.handle(socket);
               },
       },
@@ -177,6 +217,7 @@ export class Agent {
         ...config.cluster.driver,
         maxMessageBytes: config.maxMessageBytes,
         observe: (direction, messages) => agent.metrics.cluster(direction, messages),
+        peerSecurity: agent.security.peerSecurity(),
       },
       log,
     );
@@ -198,9 +239,19 @@ export class Agent {
         bootstrap: config.bootstrap,
         ttl_ms: config.store.ttlMs,
         version: VERSION,
+        public_key: agent.security.publicKeyHex,
+        identity: agent.security.identity.path ?? 'ephemeral',
+        cluster_key: config.security.clusterKeys?.primary.id ?? null,
+        tls: config.security.tls === undefined ? 'off' : config.security.tls.ca ? 'mtls' : 'tls',
       },
       'listening',
     );
+    if (agent.security.identity.looseMode !== undefined) {
+      log.warn(
+        { path: agent.security.identity.path, mode: agent.security.identity.looseMode.toString(8) },
+        'identity key file is readable by others; chmod 600 it',
+      );
+    }
     return agent;
   }
 
@@ -244,6 +295,7 @@ export class Agent {
       await this.grpc.shutdown(this.config.shutdownGraceMs);
       this.listener.destroyAll();
       this.legacy?.destroyAll();
+      this.log.info({ security: this.security.refusals() }, 'security counters');
       await closed;
       this.log.info('stopped');
     })();

@@ -11,6 +11,11 @@ import {
   type RawTorrentFlags,
   type TorrentsConfig,
 } from './torrents/config.js';
+import {
+  buildSecurityConfig,
+  type RawSecurityFlags,
+  type SecurityConfig,
+} from './security/config.js';
 
 /** Log levels pino understands. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -50,6 +55,8 @@ export interface AgentConfig {
   readonly cluster: ClusterConfig;
   /** Torrents: data dir, peer-wire port, provider host (agent/torrents/config.ts). */
   readonly torrents: TorrentsConfig;
+  /** Cluster key, identity, trusted keys, address checks, TLS, rate limits (agent/security/config.ts). */
+  readonly security: SecurityConfig;
 }
 
 /** The legacy protocol's mode, peers and bounds. */
@@ -71,7 +78,7 @@ export interface LegacyConfig {
 }
 
 /** The flags of `btagent run` as strings, as parsed from argv or BTAGENT_* env vars. */
-export interface RawAgentFlags extends RawClusterFlags, RawTorrentFlags {
+export interface RawAgentFlags extends RawClusterFlags, RawTorrentFlags, RawSecurityFlags {
   listen: string;
   advertise?: string;
   bootstrap: string;
@@ -165,6 +172,9 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
   if (!/^[\w.:@-]{1,128}$/.test(nodeId)) {
     throw new ConfigError(`--node-id: "${nodeId}" must be 1-128 of [A-Za-z0-9_.:@-]`);
   }
+  // Origins "legacy:<ip>" mark records relayed from the legacy protocol (docs/security.md).
+  if (nodeId.startsWith('legacy:'))
+    throw new ConfigError('--node-id: must not start with "legacy:"');
   const gossipIntervalMs = parseDuration(raw.gossipInterval, '--gossip-interval');
   return {
     listenHost: listen.host,
@@ -197,6 +207,7 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
       Math.max(1000, parseDuration(raw.fullSyncInterval, '--full-sync-interval')),
     ),
     torrents: buildTorrentsConfig(raw, advertise),
+    security: buildSecurityConfig(raw),
   };
 }
 

@@ -6,6 +6,8 @@ import { ConfigError } from './errors.js';
 import { createLogger } from './log.js';
 import { registerTorrentCommands } from './torrent/cli.js';
 import { addTorrentFlags } from './torrents/config.js';
+import { addSecurityFlags } from './security/config.js';
+import { registerIdentityCommand } from './security/identity-command.js';
 import { VERSION } from './version.js';
 
 /** Exit codes shared by btagent's commands. */
@@ -18,7 +20,7 @@ function flag(flags: string, description: string, envName: string, defaultValue?
 
 /** Adds `btagent run` (the default command): the daemon. */
 function registerRun(program: Command): void {
-  addTorrentFlags(addClusterFlags(program.command('run', { isDefault: true })))
+  addSecurityFlags(addTorrentFlags(addClusterFlags(program.command('run', { isDefault: true }))))
     .description('run an agent: gRPC, legacy JSON and HTTP on one port, replicating by gossip')
     .addOption(
       flag(
@@ -201,6 +203,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerRun(program);
+  registerIdentityCommand(program);
   // `btagent download|seed`: the peer-wire engine on its own, without the daemon.
   registerTorrentCommands(program);
   return program;

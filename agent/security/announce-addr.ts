@@ -10,7 +10,7 @@ import { parseAddr } from '../store/record.js';
 
 /** What makes a caller trusted to announce any address. */
 export interface AnnounceTrust {
-  /** The caller's address is in `--trusted-sources` (default 127.0.0.1 and ::1). */
+  /** The caller's address is in `--trusted-sources` (default: loopback, 127.0.0.0/8 and ::1). */
   readonly trustedSource: boolean;
   /** The caller presented a client certificate the agent's CA verified (mTLS). */
   readonly tlsClient: boolean;

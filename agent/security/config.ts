@@ -54,7 +54,7 @@ export interface RawSecurityFlags {
  * few minutes (BEP 3 `interval`), so 20/s with a burst of 100 is generous.
  */
 export const SECURITY_FLAG_DEFAULTS = {
-  trustedSources: '127.0.0.1,::1',
+  trustedSources: '127.0.0.0/8,::1',
   legacyRateLimit: '200/s',
   legacyRateBurst: '2000',
   trackerRateLimit: '20/s',

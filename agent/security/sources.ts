@@ -4,7 +4,8 @@ import { canonicalIp } from './announce-addr.js';
 /**
  * `--trusted-sources CIDR,...`: caller addresses exempt from the announce
  * address check and the per-source rate limits (default: the canonical
- * loopback addresses 127.0.0.1 and ::1, i.e. processes on the agent's host).
+ * loopback networks 127.0.0.0/8 and ::1 (RFC 1122 §3.2.1.3, RFC 4291 §2.5.3),
+ * i.e. processes on the agent's own host).
  * node:net's BlockList is a pure CIDR matcher; nothing here does I/O.
  */
 export class SourceSet {

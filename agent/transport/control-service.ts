@@ -16,6 +16,10 @@ export interface AgentIdentity {
   readonly advertiseAddr: () => string;
   /** The cluster membership (for Control.Members); undefined before it starts. */
   readonly membership?: () => Membership | undefined;
+  /** The agent's Ed25519 public key, raw (security); empty when unknown. */
+  readonly publicKey?: () => Buffer;
+  /** Security refusals by reason (agent/security/counters.ts). */
+  readonly securityRefusals?: () => Record<string, number>;
 }
 
 /** The Control gRPC service: read-only queries for operators and `btctl`. */
@@ -35,8 +39,10 @@ export function createControlService(replica: Replica, identity: AgentIdentity):
         providers: BigInt(stats.providers),
         tombstones: BigInt(stats.tombstones),
         ttlMs: BigInt(replica.store.options.ttlMs),
-        publicKey: Buffer.alloc(0),
-        securityRefusals: {},
+        publicKey: identity.publicKey?.() ?? Buffer.alloc(0),
+        securityRefusals: Object.fromEntries(
+          Object.entries(identity.securityRefusals?.() ?? {}).map(([k, v]) => [k, BigInt(v)]),
+        ),
       };
     }),
     members: unary(() => membersReply(identity.membership?.(), replica.nodeId)),

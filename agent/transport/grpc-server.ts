@@ -30,6 +30,13 @@ export interface GrpcServerOptions {
   readonly maxMessageBytes: number;
   /** Interceptors every call passes through (metrics), outermost first. */
   readonly interceptors?: ServerInterceptor[];
+  /**
+   * TLS (security/tls.ts `serverCredentials`): connections the port sniffer
+   * sees starting with a TLS ClientHello go to a second injector with these
+   * credentials, where grpc-js runs the handshake (and checks the client
+   * certificate) on the socket, HTTP/2 inside.
+   */
+  readonly tls?: ServerCredentials;
 }
 
 /** Service implementations to serve, keyed as in SERVICE_NAMES. */
@@ -45,6 +52,8 @@ export interface GrpcServices {
 /** The agent's gRPC server, fed connections by the port sniffer rather than binding itself. */
 export interface AgentGrpcServer {
   readonly injector: ConnectionInjector;
+  /** Takes TLS connections (first bytes put back); undefined without `tls`. */
+  readonly tlsInjector: ConnectionInjector | undefined;
   readonly health: HealthImplementation;
   /** Marks every service SERVING. */
   setServing(): void;
@@ -93,12 +102,15 @@ export function createGrpcServer(
   new ReflectionService(definitions).addToServer(server);
 
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const tlsInjector =
+    options.tls === undefined ? undefined : server.createConnectionInjector(options.tls);
   const setAll = (s: 'SERVING' | 'NOT_SERVING'): void => {
     health.setStatus('', s);
     for (const name of SERVICE_NAMES) health.setStatus(name, s);
   };
   return {
     injector,
+    tlsInjector,
     health,
     setServing: () => setAll('SERVING'),
     setNotServing: () => setAll('NOT_SERVING'),
@@ -107,12 +119,15 @@ export function createGrpcServer(
         const timer = setTimeout(() => {
           server.forceShutdown();
           injector.destroy();
+          tlsInjector?.destroy();
           resolve();
         }, graceMs);
         injector.drain(graceMs);
+        tlsInjector?.drain(graceMs);
         server.tryShutdown(() => {
           clearTimeout(timer);
           injector.destroy();
+          tlsInjector?.destroy();
           resolve();
         });
       }),

@@ -1,3 +1,4 @@
+import type { ServerUnaryCall } from '@grpc/grpc-js';
 import type {
   AnnounceRequest,
   AnnounceResponse,
@@ -22,6 +23,14 @@ export interface OverlayServiceLimits {
   readonly maxGossipBatch: number;
 }
 
+/** Security checks of the Overlay service (agent/security/); optional. */
+export interface OverlayGuards {
+  /** Throws PermissionDeniedError when this caller may not announce `addr`. */
+  readonly announce?: (addr: string, call: ServerUnaryCall<unknown, unknown>) => void;
+  /** Throws (UnauthenticatedError) when Overlay.Gossip is not accepted (keyed cluster). */
+  readonly gossip?: (call: ServerUnaryCall<unknown, unknown>) => void;
+}
+
 /** Observes gossip batches (for metrics); optional. */
 export type GossipObserver = (sender: string, result: GossipResponse) => void;
 
@@ -33,13 +42,15 @@ export function createOverlayService(
   replica: Replica,
   limits: OverlayServiceLimits,
   observe?: GossipObserver,
+  guards: OverlayGuards = {},
 ): OverlayServer {
   return {
-    announce: unary((req: AnnounceRequest): AnnounceResponse => {
+    announce: unary((req: AnnounceRequest, call): AnnounceResponse => {
       const key = infoHashKey(req.infoHash);
       if (req.provider === undefined) throw new InvalidArgumentError('provider', 'is required');
       const p = req.provider;
       parseAddr(p.addr);
+      guards.announce?.(p.addr, call);
       const stored = replica.announce(
         key,
         { addr: p.addr, peerId: peerIdString(p.peerId), left: leftNumber(p.left) },
@@ -55,7 +66,8 @@ export function createOverlayService(
       return { providers: replica.lookup(key, limit).map(recordToWire) };
     }),
 
-    gossip: unary((req: GossipRequest): GossipResponse => {
+    gossip: unary((req: GossipRequest, call): GossipResponse => {
+      guards.gossip?.(call);
       let total = 0;
       for (const set of req.sets) total += set.providers.length;
       if (total > limits.maxGossipBatch) {

@@ -1,0 +1,182 @@
+import type { ServerUnaryCall } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { ReplicaSecurity } from '../replica.js';
+import type { ClusterPeerSecurity } from '../transport/cluster-client.js';
+import type { ClusterServiceAuth } from '../transport/cluster-service.js';
+import type { OverlayGuards } from '../transport/overlay-service.js';
+import { checkAnnounceAddr, type AnnounceVerdict } from './announce-addr.js';
+import { ClusterAuthenticator, DEFAULT_CLUSTER_AUTH_OPTIONS } from './cluster-auth.js';
+import type { SecurityConfig } from './config.js';
+import { SecurityCounters } from './counters.js';
+import { UnauthenticatedError, PermissionDeniedError } from './errors.js';
+import { callerHasClientCert, callerIp } from './grpc-caller.js';
+import { ephemeralIdentity, loadOrCreateIdentity, type AgentIdentity } from './identity.js';
+import { RateLimiter } from './rate-limit.js';
+import { RecordGuard } from './record-guard.js';
+import { createRecordSigner } from './record-signature.js';
+
+/** Where an announce arrived. */
+export type AnnounceEntry = 'grpc' | 'legacy' | 'tracker';
+
+/** Origin pins kept (as many as interned origins in the Store). */
+const MAX_ORIGIN_PINS = 65_536;
+
+/**
+ * One agent's security mechanisms, assembled from its SecurityConfig: the
+ * Ed25519 identity and record signing/verification, the cluster key, the
+ * announce address check, the per-source rate limits, and the counters of
+ * everything refused. The rest of the agent calls in through the small
+ * adapters below (docs/security.md has the threat model).
+ */
+export class AgentSecurity {
+  readonly counters = new SecurityCounters();
+  readonly identity: AgentIdentity;
+  /** Signs what this agent originates, verifies what others send (for the Replica). */
+  readonly replica: ReplicaSecurity;
+  /** Undefined without --cluster-key. */
+  readonly auth: ClusterAuthenticator | undefined;
+  /** Per-source limit of inbound legacy connections. */
+  readonly legacyLimiter: RateLimiter;
+  /** Per-source limit of tracker requests (agent/tracker calls `allowTracker`). */
+  readonly trackerLimiter: RateLimiter;
+
+  constructor(
+    readonly config: SecurityConfig,
+    nodeId: string,
+    store: { readonly ttlMs: number; readonly maxSkewMs: number },
+    private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.identity =
+      config.identityDir === undefined
+        ? ephemeralIdentity()
+        : loadOrCreateIdentity(config.identityDir);
+    const signer = createRecordSigner(this.identity.privateKey, this.identity.publicKey);
+    const keyed = config.clusterKeys !== undefined;
+    this.replica = {
+      signer,
+      guard: new RecordGuard({
+        // Without a cluster key or trusted keys nothing says who may write, so
+        // unsigned records stay accepted (compatibility); signed ones are verified always.
+        requireSigned: keyed || config.trustedKeys !== undefined,
+        trusted: config.trustedKeys,
+        selfKey: signer.publicKey,
+        selfOrigin: nodeId,
+        pinTtlMs: store.ttlMs,
+        maxSkewMs: store.maxSkewMs,
+        maxPins: MAX_ORIGIN_PINS,
+      }),
+    };
+    this.auth =
+      config.clusterKeys === undefined
+        ? undefined
+        : new ClusterAuthenticator(config.clusterKeys, {
+            ...DEFAULT_CLUSTER_AUTH_OPTIONS,
+            windowMs: Math.max(DEFAULT_CLUSTER_AUTH_OPTIONS.windowMs, store.maxSkewMs),
+          });
+    this.legacyLimiter = new RateLimiter(config.legacyRate);
+    this.trackerLimiter = new RateLimiter(config.trackerRate);
+  }
+
+  /** The raw public key, hex (what trusted-keys files list). */
+  get publicKeyHex(): string {
+    return this.identity.publicKey.toString('hex');
+  }
+
+  /** Whether a source is exempt from address checks and rate limits (--trusted-sources). */
+  isTrustedSource(ip: string | undefined): boolean {
+    return this.config.trustedSources.has(ip);
+  }
+
+  /** Whether a new legacy connection from `ip` may proceed (counted when not). */
+  allowLegacy(ip: string | undefined): boolean {
+    if (this.isTrustedSource(ip)) return true;
+    if (this.legacyLimiter.take(ip ?? '', this.clock())) return true;
+    this.counters.rateLimited.legacy++;
+    return false;
+  }
+
+  /**
+   * Whether a tracker request from `ip` may proceed (counted when not). The
+   * tracker answers a refusal with a BEP 3 `failure reason`.
+   */
+  allowTracker(ip: string | undefined): boolean {
+    if (this.isTrustedSource(ip)) return true;
+    if (this.trackerLimiter.take(ip ?? '', this.clock())) return true;
+    this.counters.rateLimited.tracker++;
+    return false;
+  }
+
+  /**
+   * The announce address check for any entry point (counted when refused):
+   * `addr`'s host must be `ip` unless the caller is a trusted source, an mTLS
+   * client, or --allow-foreign-addr is set.
+   */
+  checkAnnounce(
+    entry: AnnounceEntry,
+    ip: string | undefined,
+    addr: string,
+    tlsClient = false,
+  ): AnnounceVerdict {
+    const v = checkAnnounceAddr(ip, addr, {
+      trustedSource: this.isTrustedSource(ip),
+      tlsClient,
+      allowForeign: this.config.allowForeignAddr,
+    });
+    if (!v.ok) {
+      this.counters.foreignAddr[entry]++;
+      if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ entry, remote: ip, addr }, 'announce refused: foreign addr');
+      }
+    }
+    return v;
+  }
+
+  /** Guards of the Overlay service: announce addresses, and no Overlay.Gossip when keyed. */
+  overlayGuards(): OverlayGuards {
+    return {
+      announce: (addr: string, call: ServerUnaryCall<unknown, unknown>) => {
+        const v = this.checkAnnounce('grpc', callerIp(call), addr, callerHasClientCert(call));
+        if (!v.ok) throw new PermissionDeniedError(v.reason, v.message);
+      },
+      gossip: () => {
+        if (this.auth === undefined) return;
+        this.counters.overlayGossipRefused++;
+        throw new UnauthenticatedError(
+          'overlay_gossip',
+          'this cluster is keyed: agents replicate through Cluster.Exchange only',
+        );
+      },
+    };
+  }
+
+  /** The Cluster service's authentication. */
+  clusterService(): ClusterServiceAuth {
+    return {
+      auth: this.auth,
+      clock: this.clock,
+      onRefuse: (reason, peer) => {
+        this.counters.clusterAuth[reason]++;
+        this.log.debug({ reason, peer }, 'cluster exchange refused');
+      },
+    };
+  }
+
+  /** Outbound cluster calls' key and TLS. */
+  peerSecurity(): ClusterPeerSecurity {
+    return {
+      auth: this.auth,
+      tls: this.config.tls,
+      clock: this.clock,
+      onRefusedReply: (reason, peer) => {
+        this.counters.clusterAuthReply[reason]++;
+        this.log.debug({ reason, peer }, 'cluster reply refused');
+      },
+    };
+  }
+
+  /** Every non-zero refusal counter, "group.reason" → count. */
+  refusals(): Record<string, number> {
+    return this.counters.snapshot(this.replica.guard.refused);
+  }
+}

@@ -8,6 +8,8 @@
  *   every agent's Lookup within 2 s.
  * - An agent killed with SIGKILL mid-download comes back from its --data-dir, resumes
  *   without requesting a piece that was already on disk, and completes.
+ * - Tracker and both modes: an agent outside the cluster downloads by tracker alone from
+ *   an agent that announces to the tracker and the overlay (`both`).
  */
 import { jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { connect } from '../control/client.js';
 import { connectTorrents } from '../control/torrent-client.js';
 import { pieceHash, pieceSize } from '../agent/torrent/metainfo.js';
+import { TrackerServer } from '../agent/torrent/tracker-server.js';
 import {
   BTCTL,
   btctl,
@@ -250,4 +253,49 @@ it('an agent killed mid-download resumes from its data dir and requests no piece
   expect(again).toEqual([]);
   const fetched = new Set(seeder.requests.slice(before).map((r) => r.piece));
   expect(fetched.size).toBe(t.meta.pieceCount - onDisk.size);
+});
+
+it('tracker mode: an agent outside the cluster finds a `both` seeder through the tracker only', async () => {
+  const tracker = new TrackerServer({ intervalSec: 5 });
+  const url = await tracker.listen();
+  try {
+    const dir = tmp('bt-e2e-');
+    const content = randomFile(join(dir, 'seed'), 'tr.bin', 2 * 1024 * 1024 + 7);
+    const t = await makeTorrent(content, 32768, join(dir, 'tr.torrent'), url);
+    const id = t.meta.infoHashHex;
+    // Two separate agents (no bootstrap): the overlay cannot connect them.
+    const a = await agent('127.0.0.1', join(dir, 'a'));
+    const b = await agent('127.0.0.1', join(dir, 'b'));
+    const add = (node: string, sub: string, mode: string): Promise<{ code: number }> =>
+      btctl([
+        'torrent',
+        'add',
+        t.path,
+        '--dir',
+        join(dir, sub),
+        '--discovery',
+        mode,
+        '--node',
+        node,
+      ]);
+    expect((await add(a.addr, 'seed', 'both')).code).toBe(0);
+    expect((await watch(a.addr, id)).code).toBe(0);
+    const aAddr = String((await show(a.addr, id))['provider_addr']);
+    // `both`: announced to the overlay and to the tracker, with the shared peer-wire port.
+    expect([...(await providers(a.addr, id)).keys()]).toEqual([aAddr]);
+    const aPort = Number(aAddr.split(':')[1]);
+    expect(
+      await eventually(() => tracker.events.some((e) => e.port === aPort && e.left === 0), 10_000),
+    ).toBe(true);
+
+    expect((await add(b.addr, 'out', 'tracker')).code).toBe(0);
+    expect((await watch(b.addr, id)).code).toBe(0);
+    expect(sameBytes(join(dir, 'out', 'tr.bin'), content)).toBe(true);
+    expect(await show(b.addr, id)).toMatchObject({ discovery: 'tracker', left: 0 });
+    // Tracker only: B announced nothing to the overlay.
+    expect((await providers(b.addr, id)).size).toBe(0);
+    expect(tracker.events.some((e) => e.event === 'completed')).toBe(true);
+  } finally {
+    await tracker.close();
+  }
 });

@@ -20,21 +20,62 @@ import {
   statusText,
 } from './format.js';
 import { formatInfoHash, InfoHashParseError, parseInfoHash } from './infohash.js';
+import { ClientTlsError, readClientTls, type ClientTls } from './tls.js';
 import { registerTorrentCommands } from './torrent-cli.js';
 
 /** btctl's exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** Options every command takes. */
-interface GlobalOptions {
+interface GlobalOptions extends TlsOptions {
   node: string;
   timeout: string;
   json?: boolean;
 }
 
+/** The TLS flags (see control/tls.ts). */
+interface TlsOptions {
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsServerName?: string;
+}
+
+/** Adds --tls-ca, --tls-cert, --tls-key and --tls-server-name (env BTCTL_TLS_*). */
+function withTls(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--tls-ca <file>', "CA (PEM) that signed the agent's certificate: use TLS").env(
+        'BTCTL_TLS_CA',
+      ),
+    )
+    .addOption(
+      new Option('--tls-cert <file>', 'client certificate (PEM), for agents requiring mTLS').env(
+        'BTCTL_TLS_CERT',
+      ),
+    )
+    .addOption(new Option('--tls-key <file>', 'client private key (PEM)').env('BTCTL_TLS_KEY'))
+    .addOption(
+      new Option(
+        '--tls-server-name <name>',
+        "check the agent's certificate against this name, not the dialled host",
+      ).env('BTCTL_TLS_SERVER_NAME'),
+    );
+}
+
+/** Reads the TLS flags; a bad one is a usage error (exit 2) naming it. */
+function tlsOf(opts: TlsOptions): ClientTls | undefined {
+  try {
+    return readClientTls(opts);
+  } catch (err) {
+    if (err instanceof ClientTlsError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /** Adds --node, --timeout and --json to a command. */
 function withGlobals(cmd: Command): Command {
-  return cmd
+  return withTls(cmd)
     .addOption(
       new Option('--node <host:port>', 'agent to ask').env('BTCTL_NODE').default('localhost:6000'),
     )
@@ -45,7 +86,10 @@ function withGlobals(cmd: Command): Command {
 /** Runs `fn` with a client of the agent named by the options, closing it after. */
 async function withClient<T>(opts: GlobalOptions, fn: (c: AgentClient) => Promise<T>): Promise<T> {
   const node = parseHostPort(opts.node, '--node');
-  const client = connect(node, { timeoutMs: parseTimeout(opts.timeout, '--timeout') });
+  const client = connect(node, {
+    timeoutMs: parseTimeout(opts.timeout, '--timeout'),
+    tls: tlsOf(opts),
+  });
   try {
     return await fn(client);
   } finally {
@@ -149,8 +193,7 @@ export function buildProgram(): Command {
       );
     });
 
-  program
-    .command('convergence')
+  withTls(program.command('convergence'))
     .description('ask every alive member for its digest; exit 0 only when all agree')
     .addOption(
       new Option('--node <host:port>', 'agent whose member list to use')
@@ -160,19 +203,24 @@ export function buildProgram(): Command {
     .option('--watch', 'repeat until all agree or --timeout passes')
     .addOption(new Option('--timeout <duration>', 'how long --watch waits').default('10s'))
     .option('--json', 'print JSON instead of a table')
-    .action(async (opts: { node: string; timeout: string; watch?: boolean; json?: boolean }) => {
-      const node = parseHostPort(opts.node, '--node');
-      const timeoutMs = parseTimeout(opts.timeout, '--timeout');
-      const deadline = Date.now() + timeoutMs;
-      let report: ConvergenceReport;
-      for (;;) {
-        report = await convergenceOnce(node, Math.min(3000, timeoutMs));
-        if (report.converged || !opts.watch || Date.now() >= deadline) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      out(opts.json ? json(report) : convergenceText(report));
-      if (!report.converged) process.exitCode = EXIT.failure;
-    });
+    .action(
+      async (
+        opts: TlsOptions & { node: string; timeout: string; watch?: boolean; json?: boolean },
+      ) => {
+        const node = parseHostPort(opts.node, '--node');
+        const tls = tlsOf(opts);
+        const timeoutMs = parseTimeout(opts.timeout, '--timeout');
+        const deadline = Date.now() + timeoutMs;
+        let report: ConvergenceReport;
+        for (;;) {
+          report = await convergenceOnce(node, Math.min(3000, timeoutMs), tls);
+          if (report.converged || !opts.watch || Date.now() >= deadline) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        out(opts.json ? json(report) : convergenceText(report));
+        if (!report.converged) process.exitCode = EXIT.failure;
+      },
+    );
 
   registerTorrentCommands(program, withGlobals);
 
@@ -180,8 +228,12 @@ export function buildProgram(): Command {
 }
 
 /** One convergence check: members of `node`, then every alive member's digest at one cutoff. */
-async function convergenceOnce(node: string, callTimeoutMs: number): Promise<ConvergenceReport> {
-  const first = connect(node, { timeoutMs: callTimeoutMs });
+async function convergenceOnce(
+  node: string,
+  callTimeoutMs: number,
+  tls: ClientTls | undefined,
+): Promise<ConvergenceReport> {
+  const first = connect(node, { timeoutMs: callTimeoutMs, tls });
   let members;
   try {
     members = (await first.members()).filter((m) => m.state === 'alive');
@@ -191,7 +243,7 @@ async function convergenceOnce(node: string, callTimeoutMs: number): Promise<Con
   const cutoff = convergenceCutoff(Date.now());
   const results = await Promise.all(
     members.map(async (m) => {
-      const c = connect(m.addr, { timeoutMs: callTimeoutMs });
+      const c = connect(m.addr, { timeoutMs: callTimeoutMs, tls });
       try {
         return await c.digest(cutoff);
       } catch (err) {

@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type ServiceError, type Client } from '@grpc/grpc-js';
+import { Metadata, status, type ServiceError, type Client } from '@grpc/grpc-js';
 import { MemberState } from '../generated/btoverlay/v1/cluster.js';
 import {
   ControlClient,
@@ -9,6 +9,7 @@ import {
 import { OverlayClient } from '../generated/btoverlay/v1/overlay.js';
 import type { Provider as WireProvider } from '../generated/btoverlay/v1/provider.js';
 import { createHealthClient, type HealthStatus } from './health.js';
+import { clientChannel, type ClientTls } from './tls.js';
 
 /** A provider as the client library returns it. */
 export interface Provider {
@@ -36,6 +37,10 @@ export interface AgentStatus {
   providers: number;
   tombstones: number;
   ttlMs: number;
+  /** The agent's Ed25519 public key, hex ('' from agents without one). */
+  publicKey: string;
+  /** Security refusals since start, by reason. */
+  securityRefusals: Record<string, number>;
 }
 
 /** A member's state as btctl shows it. */
@@ -89,6 +94,8 @@ export interface AnnounceInput {
 export interface ConnectOptions {
   /** Deadline of each call, ms (default 3000). */
   timeoutMs?: number;
+  /** TLS (and a client certificate for mTLS); plaintext when undefined. */
+  tls?: ClientTls | undefined;
 }
 
 /** A failed call: the agent answered with an error status, or could not be reached. */
@@ -137,10 +144,10 @@ type Callback<T> = (err: ServiceError | null, res?: T) => void;
 /** Connects to an agent at "host:port" (no I/O until the first call). */
 export function connect(node: string, options: ConnectOptions = {}): AgentClient {
   const timeoutMs = options.timeoutMs ?? 3000;
-  const creds = credentials.createInsecure();
-  const overlay = new OverlayClient(node, creds);
-  const control = new ControlClient(node, creds);
-  const health = createHealthClient(node, creds);
+  const { creds, options: channelOptions } = clientChannel(options.tls);
+  const overlay = new OverlayClient(node, creds, channelOptions);
+  const control = new ControlClient(node, creds, channelOptions);
+  const health = createHealthClient(node, creds, channelOptions);
   const clients: Client[] = [overlay, control, health];
 
   function call<T>(
@@ -201,6 +208,10 @@ export function connect(node: string, options: ConnectOptions = {}): AgentClient
         providers: Number(s.providers),
         tombstones: Number(s.tombstones),
         ttlMs: Number(s.ttlMs),
+        publicKey: Buffer.from(s.publicKey).toString('hex'),
+        securityRefusals: Object.fromEntries(
+          Object.entries(s.securityRefusals).map(([k, v]) => [k, Number(v)]),
+        ),
       };
     },
     async members() {

@@ -74,6 +74,10 @@ export function statusText(s: AgentStatus): string {
       ['providers', String(s.providers)],
       ['tombstones', String(s.tombstones)],
       ['ttl', age(s.ttlMs)],
+      ['public key', s.publicKey || '-'],
+      ...Object.entries(s.securityRefusals)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([reason, n]) => [`refused ${reason}`, String(n)]),
     ],
   );
 }

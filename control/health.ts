@@ -2,6 +2,7 @@ import {
   loadPackageDefinition,
   type CallOptions,
   type ChannelCredentials,
+  type ChannelOptions,
   type Client,
   type Metadata,
   type ServiceError,
@@ -22,12 +23,20 @@ export interface HealthClient extends Client {
   ): void;
 }
 
-type HealthClientConstructor = new (address: string, creds: ChannelCredentials) => HealthClient;
+type HealthClientConstructor = new (
+  address: string,
+  creds: ChannelCredentials,
+  options?: ChannelOptions,
+) => HealthClient;
 
 let ctor: HealthClientConstructor | undefined;
 
 /** Creates a grpc.health.v1 client (the .proto is loaded once, on first use). */
-export function createHealthClient(address: string, creds: ChannelCredentials): HealthClient {
+export function createHealthClient(
+  address: string,
+  creds: ChannelCredentials,
+  options: ChannelOptions = {},
+): HealthClient {
   if (ctor === undefined) {
     const pkg = loadPackageDefinition(
       loadSync(protoPath, { enums: String, defaults: true }),
@@ -36,5 +45,5 @@ export function createHealthClient(address: string, creds: ChannelCredentials): 
     };
     ctor = pkg.grpc.health.v1.Health;
   }
-  return new ctor(address, creds);
+  return new ctor(address, creds, options);
 }

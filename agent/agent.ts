@@ -10,6 +10,8 @@ import { Replica } from './replica.js';
 import { AgentSecurity } from './security/agent-security.js';
 import { serverCredentials } from './security/tls.js';
 import { Store } from './store/store.js';
+import { trackerRoutes } from './tracker/http-routes.js';
+import { Tracker } from './tracker/tracker.js';
 import { createClusterService } from './transport/cluster-service.js';
 import { createControlService } from './transport/control-service.js';
 import { createGrpcServer, type AgentGrpcServer } from './transport/grpc-server.js';
@@ -106,11 +108,18 @@ export class Agent {
       },
     );
     this.http = new HttpHandler({
-      requestTimeoutMs: 10_000,
+      requestTimeoutMs: config.http.httpRequestTimeoutMs,
       maxHeaderBytes: 16 * 1024,
+      maxConnections: config.http.httpMaxConnections,
       onRequest: (route, status, seconds) => this.metrics.httpRequest(route, status, seconds),
     });
     this.http.route(METRICS_PATH, metricsRoute(this.metrics));
+    if (config.http.trackerEnabled) {
+      const tracker = new Tracker(this.replica, config.http.tracker);
+      for (const [path, route] of Object.entries(trackerRoutes(tracker, this.metrics.tracker))) {
+        this.http.route(path, route);
+      }
+    }
     if (config.legacy.mode !== 'off') {
       this.legacy = new LegacyHandler(
         this.replica,

@@ -12,6 +12,11 @@ import {
   type TorrentsConfig,
 } from './torrents/config.js';
 import {
+  buildHttpTrackerConfig,
+  type HttpTrackerConfig,
+  type RawHttpTrackerFlags,
+} from './tracker/config.js';
+import {
   buildSecurityConfig,
   type RawSecurityFlags,
   type SecurityConfig,
@@ -57,6 +62,8 @@ export interface AgentConfig {
   readonly torrents: TorrentsConfig;
   /** Cluster key, identity, trusted keys, address checks, TLS, rate limits (agent/security/config.ts). */
   readonly security: SecurityConfig;
+  /** The HTTP endpoint's bounds and the tracker (agent/tracker/config.ts). */
+  readonly http: HttpTrackerConfig;
 }
 
 /** The legacy protocol's mode, peers and bounds. */
@@ -78,7 +85,8 @@ export interface LegacyConfig {
 }
 
 /** The flags of `btagent run` as strings, as parsed from argv or BTAGENT_* env vars. */
-export interface RawAgentFlags extends RawClusterFlags, RawTorrentFlags, RawSecurityFlags {
+export interface RawAgentFlags
+  extends RawClusterFlags, RawTorrentFlags, RawSecurityFlags, RawHttpTrackerFlags {
   listen: string;
   advertise?: string;
   bootstrap: string;
@@ -208,6 +216,7 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
     ),
     torrents: buildTorrentsConfig(raw, advertise),
     security: buildSecurityConfig(raw),
+    http: buildHttpTrackerConfig(raw, ttlMs),
   };
 }
 

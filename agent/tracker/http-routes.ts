@@ -1,0 +1,61 @@
+/**
+ * The tracker's HTTP routes (GET /announce, GET /scrape) for the agent's HTTP
+ * handler: method check, the observed address, the reply. The logic is in Tracker.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRoute } from '../transport/http-handler.js';
+import type { Tracker, TrackerOutcome } from './tracker.js';
+
+/** Counters the routes report to (the metrics registry's tracker hooks). */
+export interface TrackerRouteHooks {
+  announce?(event: string, result: string): void;
+  scrape?(result: string): void;
+}
+
+/** BEP 3: the announce URL's path; BEP 48: the scrape URL replaces "announce" with "scrape". */
+export const ANNOUNCE_PATH = '/announce';
+export const SCRAPE_PATH = '/scrape';
+
+function queryOf(req: IncomingMessage): string {
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
+function allowed(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return true;
+  res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+  res.end('method not allowed\n');
+  return false;
+}
+
+function send(res: ServerResponse, out: TrackerOutcome): void {
+  // BEP 3: a failure is still a 200 with a bencoded `failure reason`; clients show it.
+  res.writeHead(200, {
+    'content-type': 'text/plain',
+    'content-length': out.body.length,
+    'cache-control': 'no-store',
+  });
+  res.end(out.body);
+}
+
+/** The routes, by path, to register on the HTTP handler. */
+export function trackerRoutes(
+  tracker: Tracker,
+  hooks: TrackerRouteHooks = {},
+): Record<string, HttpRoute> {
+  return {
+    [ANNOUNCE_PATH]: (req, res) => {
+      if (!allowed(req, res)) return;
+      const out = tracker.announce(queryOf(req), req.socket.remoteAddress ?? '');
+      hooks.announce?.(out.event, out.result);
+      send(res, out);
+    },
+    [SCRAPE_PATH]: (req, res) => {
+      if (!allowed(req, res)) return;
+      const out = tracker.scrape(queryOf(req));
+      hooks.scrape?.(out.result);
+      send(res, out);
+    },
+  };
+}

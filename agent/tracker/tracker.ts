@@ -1,0 +1,209 @@
+/**
+ * The HTTP tracker's logic, backed by the overlay: an announce (BEP 3) registers
+ * the requester as a provider in the Replica — the same Store gRPC, legacy and
+ * torrent announces go to, spread by gossip — and answers with providers of that
+ * info hash learned anywhere in the cluster. `stopped` writes a tombstone. Scrape
+ * (BEP 48) counts live providers. No sockets: the HTTP route passes the query and
+ * the observed address.
+ */
+import { ResourceExhaustedError } from '../errors.js';
+import type { Replica } from '../replica.js';
+import type { InfoHashKey } from '../store/infohash.js';
+import { parseAddr, type ProviderRecord } from '../store/record.js';
+import { TrackerRequestError, type TrackerFailure } from './errors.js';
+import { parseQuery, type QueryLimits } from './query.js';
+import {
+  encodeAnnounceReply,
+  encodeFailure,
+  encodeScrapeReply,
+  type ScrapeFile,
+  type TrackerPeer,
+} from './reply.js';
+import { parseAnnounce, parseScrape, type AnnounceRequest } from './request.js';
+
+/** Behaviour and bounds of the tracker endpoint. */
+export interface TrackerOptions {
+  /** Re-announce interval told to clients, seconds; must be well inside the Store's TTL. */
+  readonly intervalSec: number;
+  /** `min interval` told to clients, seconds. */
+  readonly minIntervalSec: number;
+  /** Peers returned when the client sends no numwant (BEP 3 suggests 50). */
+  readonly defaultNumwant: number;
+  /** Most peers returned, whatever numwant asks. */
+  readonly maxNumwant: number;
+  /** Honour the `ip` parameter from any requester (otherwise only from loopback). */
+  readonly trustIp: boolean;
+  /** Info hashes per scrape. */
+  readonly maxScrapeInfoHashes: number;
+  /** Bounds of the query string. */
+  readonly query: QueryLimits;
+  /** Info hashes whose completion count (`downloaded`) is remembered; oldest dropped past it. */
+  readonly maxDownloadedEntries: number;
+}
+
+/** Defaults: a 30 s interval keeps a client's record alive under the default 90 s TTL. */
+export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = Object.freeze({
+  intervalSec: 30,
+  minIntervalSec: 15,
+  defaultNumwant: 50,
+  maxNumwant: 200,
+  trustIp: false,
+  maxScrapeInfoHashes: 64,
+  query: Object.freeze({ maxParams: 100, maxValueBytes: 1024 }),
+  maxDownloadedEntries: 100_000,
+});
+
+/** What one request did: the reply body, and labels for metrics. */
+export interface TrackerOutcome {
+  readonly body: Buffer;
+  /** BEP 3 event ("none" for a regular announce; "scrape" for scrapes). */
+  readonly event: string;
+  /** "ok" or the failure reason. */
+  readonly result: 'ok' | TrackerFailure;
+}
+
+/** Counters by outcome, read by status and tests. */
+export interface TrackerCounters {
+  announces: number;
+  scrapes: number;
+  failures: Record<string, number>;
+}
+
+/** The requester's address without the IPv4-mapped IPv6 prefix. */
+export function plainIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** Loopback (RFC 1122 §3.2.1.3: 127/8; RFC 4291 §2.5.3: ::1). */
+export function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Splits a Store addr ("host:port", "[v6]:port") into a peer for the reply. */
+function peerOf(r: ProviderRecord): TrackerPeer {
+  const colon = r.addr.lastIndexOf(':');
+  let host = r.addr.slice(0, colon);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return { host, port: Number(r.addr.slice(colon + 1)), peerId: r.peerId };
+}
+
+/** The tracker endpoint's logic over one Replica. */
+export class Tracker {
+  readonly counters: TrackerCounters = { announces: 0, scrapes: 0, failures: {} };
+  /** Completions reported to this agent per info hash (BEP 48 `downloaded`), bounded. */
+  private readonly downloaded = new Map<InfoHashKey, number>();
+
+  constructor(
+    private readonly replica: Replica,
+    readonly options: TrackerOptions = DEFAULT_TRACKER_OPTIONS,
+  ) {}
+
+  /** Handles `GET /announce?<query>` from `observedIp`. Never throws for bad input. */
+  announce(query: string, observedIp: string): TrackerOutcome {
+    let event = 'none';
+    try {
+      const req = parseAnnounce(parseQuery(query, this.options.query));
+      if (req.event !== '') event = req.event;
+      const body = this.register(req, plainIp(observedIp));
+      this.counters.announces++;
+      return { body, event, result: 'ok' };
+    } catch (err) {
+      return { ...this.failure(err), event };
+    }
+  }
+
+  /** Handles `GET /scrape?<query>`. Never throws for bad input. */
+  scrape(query: string): TrackerOutcome {
+    try {
+      const keys = parseScrape(
+        parseQuery(query, this.options.query),
+        this.options.maxScrapeInfoHashes,
+      );
+      const files: ScrapeFile[] = keys.map((k) => {
+        const { complete, incomplete } = this.counts(this.replica.lookup(k, 0));
+        return { infoHash: k, complete, incomplete, downloaded: this.downloaded.get(k) ?? 0 };
+      });
+      this.counters.scrapes++;
+      return { body: encodeScrapeReply(files), event: 'scrape', result: 'ok' };
+    } catch (err) {
+      return { ...this.failure(err), event: 'scrape' };
+    }
+  }
+
+  private register(req: AnnounceRequest, observedIp: string): Buffer {
+    let host = observedIp;
+    if (req.ip !== undefined && (this.options.trustIp || isLoopback(observedIp))) {
+      // BEP 3: `ip` may be an IP address or a DNS name. Honoured only where it
+      // cannot be used to point a swarm at a third party (loopback, or trusted).
+      try {
+        host = parseAddr(hostPort(req.ip, req.port), 'ip').host;
+      } catch {
+        throw new TrackerRequestError('bad_ip', 'ip must be an IPv4, IPv6 address or DNS name');
+      }
+    }
+    const addr = hostPort(host, req.port);
+    try {
+      this.replica.announce(
+        req.infoHash,
+        { addr, peerId: req.peerId, left: req.left },
+        req.event === 'stopped',
+      );
+    } catch (err) {
+      if (err instanceof ResourceExhaustedError) {
+        throw new TrackerRequestError('tracker_full', err.message);
+      }
+      throw err;
+    }
+    if (req.event === 'completed') this.countCompletion(req.infoHash);
+    const live = this.replica.lookup(req.infoHash, 0);
+    const { complete, incomplete } = this.counts(live);
+    const peers: TrackerPeer[] = [];
+    if (req.event !== 'stopped') {
+      const want = Math.min(req.numwant ?? this.options.defaultNumwant, this.options.maxNumwant);
+      // Newest first. Records without a peer id are left out: in the legacy world
+      // those are overlay nodes' own addresses, not BitTorrent peers.
+      for (let i = 0; i < live.length && peers.length < want; i++) {
+        const r = live[i];
+        if (r.addr !== addr && r.peerId !== '') peers.push(peerOf(r));
+      }
+    }
+    return encodeAnnounceReply({
+      interval: this.options.intervalSec,
+      minInterval: this.options.minIntervalSec,
+      complete,
+      incomplete,
+      peers,
+      compact: req.compact,
+      noPeerId: req.noPeerId,
+    });
+  }
+
+  private counts(live: readonly ProviderRecord[]): { complete: number; incomplete: number } {
+    let complete = 0;
+    for (const r of live) if (r.left === 0) complete++;
+    return { complete, incomplete: live.length - complete };
+  }
+
+  private countCompletion(key: InfoHashKey): void {
+    const n = this.downloaded.get(key);
+    if (n !== undefined) {
+      this.downloaded.set(key, n + 1);
+      return;
+    }
+    if (this.downloaded.size >= this.options.maxDownloadedEntries) {
+      const oldest = this.downloaded.keys().next();
+      if (oldest.done !== true) this.downloaded.delete(oldest.value);
+    }
+    this.downloaded.set(key, 1);
+  }
+
+  private failure(err: unknown): { body: Buffer; result: TrackerFailure } {
+    if (!(err instanceof TrackerRequestError)) throw err;
+    this.counters.failures[err.reason] = (this.counters.failures[err.reason] ?? 0) + 1;
+    return { body: encodeFailure(err.message), result: err.reason };
+  }
+}

@@ -85,6 +85,8 @@ export interface TorrentManagerOptions {
 export interface TorrentManagerEvents {
   update: [TorrentView];
   removed: [TorrentView];
+  /** The manager stopped (agent shutdown): watchers should end their streams. */
+  closed: [];
 }
 
 interface Managed {
@@ -272,6 +274,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.emit('closed');
     for (const t of this.torrents.values()) t.discovery?.withdraw();
     await Promise.all([...this.torrents.values()].map((t) => this.stopSession(t)));
     this.listener?.close();

@@ -139,10 +139,13 @@ export function createTorrentsService(
       watchers--;
       mgr.off('update', onUpdate);
       mgr.off('removed', onRemoved);
+      mgr.off('closed', finish);
       call.end();
     };
     mgr.on('update', onUpdate);
     mgr.on('removed', onRemoved);
+    // Shutdown ends the stream, so the server's graceful stop does not wait on it.
+    mgr.on('closed', finish);
     call.on('drain', flush);
     call.on('cancelled', finish);
     call.on('close', finish);

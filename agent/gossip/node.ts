@@ -1,4 +1,5 @@
 import { Membership, type MembershipOptions, type ProbeSend } from '../membership/swim.js';
+import type { MemberBase } from '../membership/table.js';
 import type { MemberUpdate } from '../membership/types.js';
 import type { Replica } from '../replica.js';
 import {
@@ -112,11 +113,13 @@ export class GossipNode {
     readonly options: GossipOptions = DEFAULT_GOSSIP_OPTIONS,
     membershipOptions?: MembershipOptions,
     private readonly random: () => number = Math.random,
+    /** A shared starting view (the simulator starts every agent converged). */
+    base?: MemberBase,
   ) {
     if (!validBucketCount(options.digestBuckets)) {
       throw new RangeError(`digestBuckets ${options.digestBuckets} is not a power of two ≤ 4096`);
     }
-    this.membership = new Membership(replica.nodeId, addr, now, membershipOptions, random);
+    this.membership = new Membership(replica.nodeId, addr, now, membershipOptions, random, base);
     this.nextGossipAt = now + options.gossipIntervalMs;
     this.nextSyncAt = now + Math.floor(random() * options.syncIntervalMs);
     this.nextJoinAt = now;
@@ -132,16 +135,11 @@ export class GossipNode {
     this.bootstrap = addrs.filter((a) => a !== this.addr);
   }
 
-  /** Adds members directly (the simulator starts from a converged view). */
-  seedMembers(updates: readonly MemberUpdate[], now: number): void {
-    for (const u of updates) this.membership.apply(u, now, false);
-  }
-
   /** The earliest time `tick` has something to do. */
   nextWakeup(): number {
     let t = Math.min(this.membership.nextWakeup(), this.nextSyncAt);
     if (this.queue.size > 0 || this.membership.hasBroadcasts()) t = Math.min(t, this.nextGossipAt);
-    if (this.membership.active().length === 0 && this.bootstrap.length > 0)
+    if (this.membership.activeCount() === 0 && this.bootstrap.length > 0)
       t = Math.min(t, this.nextJoinAt);
     return t;
   }
@@ -152,7 +150,7 @@ export class GossipNode {
     if (this.membership.isLeaving) return this.drain();
 
     if (
-      this.membership.active().length === 0 &&
+      this.membership.activeCount() === 0 &&
       this.bootstrap.length > 0 &&
       now >= this.nextJoinAt
     ) {
@@ -295,10 +293,10 @@ export class GossipNode {
     this.syncRounds++;
     // A bootstrap address that is not a live member: it may be a healed partition
     // or a member we forgot; syncing with it rejoins the two views.
-    const activeAddrs = new Set(this.membership.active().map((m) => m.addr));
-    const strangers = this.bootstrap.filter((a) => !activeAddrs.has(a));
-    if (strangers.length > 0 && this.syncRounds % 2 === 0) {
-      return strangers[Math.floor(this.random() * strangers.length)];
+    if (this.bootstrap.length > 0 && this.syncRounds % 2 === 0) {
+      const activeAddrs = this.membership.activeAddrs();
+      const strangers = this.bootstrap.filter((a) => !activeAddrs.has(a));
+      if (strangers.length > 0) return strangers[Math.floor(this.random() * strangers.length)];
     }
     // Now and then, a member we believe dead: if it is alive behind a healed
     // partition, the exchange of member lists lets both sides refute.

@@ -1,3 +1,4 @@
+import { MemberBase, MemberTable } from './table.js';
 import { isActive, supersedes, type Member, type MemberState, type MemberUpdate } from './types.js';
 
 /**
@@ -40,7 +41,7 @@ export const DEFAULT_MEMBERSHIP_OPTIONS: MembershipOptions = Object.freeze({
   probeIntervalMs: 1000,
   probeTimeoutMs: 200,
   indirectTimeoutMs: 400,
-  indirectProbes: 3,
+  indirectProbes: 5,
   suspicionMinMs: 1000,
   suspicionMaxMs: 3000,
   suspicionConfirmations: 3,
@@ -94,6 +95,15 @@ interface Suspicion {
   deadline: number;
 }
 
+interface ProbeRound {
+  readonly base: readonly string[];
+  readonly extra: readonly string[];
+  readonly len: number;
+  readonly step: number;
+  readonly start: number;
+  j: number;
+}
+
 interface Broadcast {
   update: MemberUpdate;
   transmits: number;
@@ -108,7 +118,7 @@ interface Broadcast {
  */
 export class Membership {
   readonly self: Member;
-  private readonly members = new Map<string, Member>();
+  private readonly members: MemberTable;
   /** Reaped ids and their last incarnation: stale gossip must not resurrect them. */
   private readonly reaped = new Map<string, { incarnation: number; until: number }>();
   private readonly suspicions = new Map<string, Suspicion>();
@@ -118,11 +128,12 @@ export class Membership {
   private readonly verifications = new Map<number, Probe>();
   private sends: ProbeSend[] = [];
   private probe: Probe | undefined;
-  private probeOrder: string[] = [];
+  private round: ProbeRound | undefined;
+  /** Members that joined during the current probe round: probed at its end. */
+  private joinedThisRound: string[] = [];
   private nextProbeAt = 0;
   private nextReapAt = 0;
   private seq = 0;
-  private activeCache: Member[] | undefined;
   private leaving = false;
   /** Called after a member (not self) enters a new state or incarnation; for logs and metrics. */
   onChange: ((m: Member, prev: MemberState) => void) | undefined;
@@ -133,68 +144,105 @@ export class Membership {
     now: number,
     readonly options: MembershipOptions = DEFAULT_MEMBERSHIP_OPTIONS,
     private readonly random: () => number = Math.random,
+    base: MemberBase = MemberBase.EMPTY,
   ) {
     // Seconds since the epoch: a restarted agent with the same id starts above any
     // incarnation its previous life reached (unless it refuted more than once a
     // second), so it rejoins without waiting for its old entry to be reaped.
     const incarnation = Math.floor(now / 1000);
-    this.self = { id, addr, state: 'alive', incarnation, stateSince: now, lastHeard: now };
-    this.members.set(id, this.self);
+    this.members = new MemberTable(base);
+    const inBase = this.members.edit(id);
+    if (inBase !== undefined) {
+      inBase.addr = addr;
+      inBase.stateSince = now;
+      inBase.lastHeard = now;
+      this.members.setState(inBase, 'alive', Math.max(incarnation, inBase.incarnation));
+      this.self = inBase;
+    } else {
+      this.self = { id, addr, state: 'alive', incarnation, stateSince: now, lastHeard: now };
+      this.members.insert(this.self);
+    }
     this.queue(this.selfUpdate());
     this.nextProbeAt = now + Math.floor(random() * options.probeIntervalMs);
     this.nextReapAt = now + 1000;
   }
 
   /** Every member, self included. */
-  all(): IterableIterator<Member> {
-    return this.members.values();
+  all(): IterableIterator<Readonly<Member>> {
+    return this.members.all();
   }
 
   /** The member with this id. */
-  get(id: string): Member | undefined {
+  get(id: string): Readonly<Member> | undefined {
     return this.members.get(id);
   }
 
-  /** Members other than self that are alive or suspect. */
-  active(): readonly Member[] {
-    if (this.activeCache === undefined) {
-      this.activeCache = [];
-      for (const m of this.members.values()) {
-        if (m !== this.self && isActive(m.state)) this.activeCache.push(m);
-      }
+  /** How many members other than self are alive or suspect. */
+  activeCount(): number {
+    return this.members.activeCount - (isActive(this.self.state) ? 1 : 0);
+  }
+
+  /** Addresses of the members other than self that are alive or suspect. O(N). */
+  activeAddrs(): Set<string> {
+    const out = new Set<string>();
+    for (const m of this.members.all()) {
+      if (m.id !== this.self.id && isActive(m.state)) out.add(m.addr);
     }
-    return this.activeCache;
+    return out;
   }
 
   /** Members this agent believes alive or suspect, self included: the cluster size N. */
   size(): number {
-    return this.active().length + 1;
+    return this.activeCount() + 1;
   }
 
-  /** Up to `k` distinct random active members, none of whose ids is in `exclude`. */
-  randomMembers(k: number, exclude: ReadonlySet<string> = new Set()): Member[] {
-    const pool = this.active();
-    const out: Member[] = [];
-    if (pool.length === 0 || k <= 0) return out;
-    if (pool.length <= k + exclude.size) {
-      for (const m of pool) if (!exclude.has(m.id)) out.push(m);
+  /**
+   * Up to `k` distinct random active members other than self, none of whose ids
+   * is in `exclude`. Rejection sampling over the table's pick lists: O(k) when
+   * most listed members are active (the table compacts when they are not).
+   */
+  randomMembers(k: number, exclude: ReadonlySet<string> = new Set()): Readonly<Member>[] {
+    const out: Readonly<Member>[] = [];
+    const avail = this.activeCount();
+    if (avail === 0 || k <= 0) return out;
+    const [base, extra] = this.members.pickLists();
+    const listed = base.length + extra.length;
+    const usable = (id: string): Readonly<Member> | undefined => {
+      if (id === this.self.id || exclude.has(id)) return undefined;
+      const m = this.members.get(id);
+      return m !== undefined && isActive(m.state) ? m : undefined;
+    };
+    if (avail <= 2 * (k + exclude.size)) {
+      for (const id of base) {
+        const m = usable(id);
+        if (m !== undefined) out.push(m);
+      }
+      for (const id of extra) {
+        const m = usable(id);
+        if (m !== undefined) out.push(m);
+      }
       shuffle(out, this.random);
       return out.slice(0, k);
     }
-    const picked = new Set<number>();
-    for (let tries = 0; out.length < k && tries < k * 8; tries++) {
-      const i = Math.floor(this.random() * pool.length);
-      if (picked.has(i)) continue;
-      picked.add(i);
-      if (!exclude.has(pool[i].id)) out.push(pool[i]);
+    const picked = new Set<string>();
+    for (let tries = 0; out.length < k && tries < k * 16 + 32; tries++) {
+      const i = Math.floor(this.random() * listed);
+      const id = i < base.length ? base[i] : extra[i - base.length];
+      if (picked.has(id)) continue;
+      picked.add(id);
+      const m = usable(id);
+      if (m !== undefined) out.push(m);
     }
     return out;
   }
 
   /** A random member in state dead (not left), or undefined. */
-  randomDead(): Member | undefined {
-    const dead: Member[] = [];
-    for (const m of this.members.values()) if (m.state === 'dead') dead.push(m);
+  randomDead(): Readonly<Member> | undefined {
+    const dead: Readonly<Member>[] = [];
+    for (const id of this.members.inactiveIds()) {
+      const m = this.members.get(id);
+      if (m?.state === 'dead') dead.push(m);
+    }
     return dead.length === 0 ? undefined : dead[Math.floor(this.random() * dead.length)];
   }
 
@@ -206,21 +254,19 @@ export class Membership {
   /** The whole view as updates, for anti-entropy. */
   snapshot(): MemberUpdate[] {
     const out: MemberUpdate[] = [];
-    for (const m of this.members.values()) out.push(toUpdate(m));
+    for (const m of this.members.all()) out.push(toUpdate(m));
     return out;
   }
 
   /**
-   * Hash over (id, incarnation) of active members, self included. Two agents with
-   * the same root see the same live cluster; suspect and alive count alike, since
-   * suspicion is transient and settled by gossip rather than by list exchange.
+   * XOR of a hash of each active member's id, self included, kept up to date in
+   * O(1) per change. Two agents with the same root see the same live cluster.
+   * Incarnations are left out on purpose: refutations and suspicions are
+   * transient and settled by gossip; were they in the root, every refutation
+   * in a large cluster would make anti-entropy exchange whole member lists.
    */
   membersRoot(): string {
-    const parts: string[] = [];
-    for (const m of this.members.values())
-      if (isActive(m.state)) parts.push(`${m.id}@${m.incarnation}`);
-    parts.sort();
-    return fnv64(parts.join(','));
+    return this.members.root();
   }
 
   /** Queued updates to piggyback: up to `max`, least-sent first; counts the transmission. */
@@ -246,7 +292,8 @@ export class Membership {
   /** Notes that a message came from `id` (refreshes last heard). */
   heardFrom(id: string, now: number): void {
     const m = this.members.get(id);
-    if (m !== undefined) m.lastHeard = now;
+    // Coarse on purpose (100 ms): an entry copied from a shared base costs memory.
+    if (m !== undefined && now - m.lastHeard >= 100) this.members.edit(id)!.lastHeard = now;
   }
 
   /**
@@ -271,12 +318,15 @@ export class Membership {
         stateSince: now,
         lastHeard: now,
       };
-      this.members.set(u.id, fresh);
+      this.members.insert(fresh);
       this.reaped.delete(u.id);
-      this.activeCache = undefined;
       if (u.state === 'suspect') this.startSuspicion(fresh, u.reporter, now);
-      // A new member goes to the end of this round's probe order, at a random place.
-      this.probeOrder.splice(Math.floor(this.random() * (this.probeOrder.length + 1)), 0, u.id);
+      // A new member is probed still in this round, at a random place among the others who joined.
+      this.joinedThisRound.splice(
+        Math.floor(this.random() * (this.joinedThisRound.length + 1)),
+        0,
+        u.id,
+      );
       if (broadcast) this.queue(u);
       return 'new';
     }
@@ -295,12 +345,13 @@ export class Membership {
       }
       return 'ignored';
     }
-    this.setState(m, u.state, u.incarnation, now);
-    m.addr = u.addr;
-    m.lastHeard = now;
-    if (u.state === 'suspect') this.startSuspicion(m, u.reporter, now);
+    const e = this.members.edit(u.id)!;
+    this.setState(e, u.state, u.incarnation, now);
+    e.addr = u.addr;
+    e.lastHeard = now;
+    if (u.state === 'suspect') this.startSuspicion(e, u.reporter, now);
     if (broadcast) this.queue(u);
-    if (u.state === 'suspect' && u.reporter !== this.self.id) this.maybeVerify(m, now);
+    if (u.state === 'suspect' && u.reporter !== this.self.id) this.maybeVerify(e, now);
     return 'changed';
   }
 
@@ -312,7 +363,7 @@ export class Membership {
    * (the member refutes by itself). This is what makes a dead agent dead within
    * a few seconds without probing more often in steady state.
    */
-  private maybeVerify(m: Member, now: number): void {
+  private maybeVerify(m: Readonly<Member>, now: number): void {
     const p = Math.min(1, (2 * this.options.suspicionConfirmations) / this.size());
     if (this.verifications.size >= 64 || this.random() >= p) return;
     const seq = this.nextSeq();
@@ -370,12 +421,7 @@ export class Membership {
     if (p !== undefined) {
       if (!p.indirectSent && now >= p.indirectAt) {
         p.indirectSent = true;
-        for (const helper of this.randomMembers(this.options.indirectProbes, new Set([p.target]))) {
-          out.push({
-            to: helper.addr,
-            body: { type: 'ping-req', seq: p.seq, target: p.target, targetAddr: p.addr },
-          });
-        }
+        this.indirect(p, out);
       }
       if (now >= p.failAt) {
         this.probe = undefined;
@@ -409,12 +455,7 @@ export class Membership {
     for (const [seq, v] of this.verifications) {
       if (!v.indirectSent && now >= v.indirectAt) {
         v.indirectSent = true;
-        for (const helper of this.randomMembers(this.options.indirectProbes, new Set([v.target]))) {
-          out.push({
-            to: helper.addr,
-            body: { type: 'ping-req', seq, target: v.target, targetAddr: v.addr },
-          });
-        }
+        this.indirect(v, out);
       }
       if (now < v.failAt) continue;
       this.verifications.delete(seq);
@@ -456,6 +497,22 @@ export class Membership {
     return out;
   }
 
+  /**
+   * The indirect phase of a probe: ping-req through k random others (SWIM §3.1)
+   * and, at the same time, a second direct ping (memberlist sends a TCP ping
+   * here): one lost datagram, or a slow first reply, then no longer makes a
+   * healthy member suspect.
+   */
+  private indirect(p: Probe, out: ProbeSend[]): void {
+    out.push({ to: p.addr, body: { type: 'ping', seq: p.seq, target: p.target } });
+    for (const helper of this.randomMembers(this.options.indirectProbes, new Set([p.target]))) {
+      out.push({
+        to: helper.addr,
+        body: { type: 'ping-req', seq: p.seq, target: p.target, targetAddr: p.addr },
+      });
+    }
+  }
+
   /** A ping arrived: acknowledge it if it is meant for this agent. */
   onPing(fromAddr: string, body: { seq: number; target: string }): ProbeSend[] {
     // A restarted agent on the same address has a new id: it must not answer for
@@ -487,8 +544,7 @@ export class Membership {
 
   /** An ack arrived: completes our probe, or is relayed to whoever asked us to probe. */
   onAck(body: { seq: number; target: string }, now: number): ProbeSend[] {
-    const m = this.members.get(body.target);
-    if (m !== undefined) m.lastHeard = now;
+    this.heardFrom(body.target, now);
     const p = this.probe;
     if (p !== undefined && p.seq === body.seq && p.target === body.target) {
       this.probe = undefined;
@@ -537,7 +593,7 @@ export class Membership {
     return 'refuted';
   }
 
-  private startSuspicion(m: Member, reporter: string, now: number): void {
+  private startSuspicion(m: Readonly<Member>, reporter: string, now: number): void {
     const reporters = new Set<string>(reporter === '' ? [] : [reporter]);
     this.suspicions.set(m.id, {
       incarnation: m.incarnation,
@@ -550,11 +606,8 @@ export class Membership {
   private setState(m: Member, state: MemberState, incarnation: number, now: number): void {
     const prev = m.state;
     if (m.state !== state) m.stateSince = now;
-    const wasActive = isActive(m.state);
-    m.state = state;
-    m.incarnation = incarnation;
+    this.members.setState(m, state, incarnation);
     if (state !== 'suspect') this.suspicions.delete(m.id);
-    if (wasActive !== isActive(state)) this.activeCache = undefined;
     if (m !== this.self) this.onChange?.(m, prev);
   }
 
@@ -573,24 +626,50 @@ export class Membership {
     return toUpdate(this.self);
   }
 
-  private nextProbeTarget(): Member | undefined {
+  /**
+   * Round-robin probing (SWIM §4.3): every active member once per round, in a
+   * random order drawn afresh each round, so a failed member is probed by every
+   * agent within one round. The order is a random affine walk
+   * (start + j·step mod L, step coprime to L) over the table's pick lists
+   * rather than a shuffled copy: O(1) memory per agent, which is what lets the
+   * simulator hold 10 000 agents.
+   */
+  private nextProbeTarget(): Readonly<Member> | undefined {
     for (let pass = 0; pass < 2; pass++) {
-      while (this.probeOrder.length > 0) {
-        const id = this.probeOrder.pop()!;
+      const r = this.round;
+      while (r !== undefined && r.j < r.len) {
+        const i = (r.start + r.j * r.step) % r.len;
+        r.j++;
+        const id = i < r.base.length ? r.base[i] : r.extra[i - r.base.length];
         const m = this.members.get(id);
-        if (m !== undefined && m !== this.self && isActive(m.state)) return m;
+        if (m !== undefined && m.id !== this.self.id && isActive(m.state)) return m;
       }
-      // A new round: every active member once, in random order (SWIM §4.3).
-      this.probeOrder = this.active().map((m) => m.id);
-      shuffle(this.probeOrder, this.random);
+      while (this.joinedThisRound.length > 0) {
+        const m = this.members.get(this.joinedThisRound.pop()!);
+        if (m !== undefined && m.id !== this.self.id && isActive(m.state)) return m;
+      }
+      const [base, extra] = this.members.pickLists();
+      const len = base.length + extra.length;
+      if (len === 0) return undefined;
+      let step = 1;
+      if (len > 2) {
+        do step = 1 + Math.floor(this.random() * (len - 1));
+        while (gcd(step, len) !== 1);
+      }
+      this.round = { base, extra, len, step, start: Math.floor(this.random() * len), j: 0 };
     }
     return undefined;
   }
 
   private reap(now: number): void {
-    for (const [id, m] of this.members) {
-      if (m === this.self || isActive(m.state)) continue;
-      if (now - m.stateSince < this.options.reapMs) continue;
+    const expired: string[] = [];
+    for (const id of this.members.inactiveIds()) {
+      const m = this.members.get(id);
+      if (m === undefined || m.id === this.self.id) continue;
+      if (now - m.stateSince >= this.options.reapMs) expired.push(id);
+    }
+    for (const id of expired) {
+      const m = this.members.get(id)!;
       this.members.delete(id);
       this.reaped.set(id, { incarnation: m.incarnation, until: now + this.options.reapMs });
     }
@@ -641,14 +720,7 @@ function shuffle<T>(a: T[], random: () => number): void {
   }
 }
 
-/** FNV-1a over UTF-16 code units, 64 bits as two 32-bit lanes, 16 hex digits. */
-function fnv64(text: string): string {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 16777619);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h1 >>> 15);
-  }
-  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
 }

@@ -96,6 +96,7 @@ export function buildDigest(
       records++;
     }
   }
+  if (records === 0) return emptyDigest(cutoff, buckets);
   const bucketHashes: string[] = [];
   for (let b = 0; b < buckets; b++) bucketHashes.push(hex64(hi[b], lo[b]));
   let root = EMPTY_HASH;
@@ -106,6 +107,21 @@ export function buildDigest(
     if (root === EMPTY_HASH) root = '0000000000000001';
   }
   return { cutoff, bucketHashes, bucketCounts: counts, root, records };
+}
+
+const emptyBuckets = new Map<number, { hashes: readonly string[]; counts: readonly number[] }>();
+
+/** The digest of an empty store; its bucket lists are shared (an idle agent syncs often). */
+function emptyDigest(cutoff: number, buckets: number): StoreDigest {
+  let e = emptyBuckets.get(buckets);
+  if (e === undefined) {
+    e = {
+      hashes: Object.freeze(new Array<string>(buckets).fill(EMPTY_HASH)),
+      counts: Object.freeze(new Array<number>(buckets).fill(0)),
+    };
+    emptyBuckets.set(buckets, e);
+  }
+  return { cutoff, bucketHashes: e.hashes, bucketCounts: e.counts, root: EMPTY_HASH, records: 0 };
 }
 
 /** Buckets whose hashes differ between two digests of the same bucket count. */

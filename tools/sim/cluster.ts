@@ -2,6 +2,7 @@ import { ClusterMessage } from '../../generated/btoverlay/v1/cluster.js';
 import type { Envelope, Outbound } from '../../agent/gossip/messages.js';
 import { GossipNode, type GossipOptions } from '../../agent/gossip/node.js';
 import type { MembershipOptions } from '../../agent/membership/swim.js';
+import { MemberBase } from '../../agent/membership/table.js';
 import type { MemberUpdate } from '../../agent/membership/types.js';
 import { Replica } from '../../agent/replica.js';
 import { Store } from '../../agent/store/store.js';
@@ -79,7 +80,8 @@ export class SimCluster {
         reporter: '',
       });
     }
-    const base = Object.freeze(seedView);
+    // One frozen converged view shared by all agents (copy-on-write per agent).
+    const base = new MemberBase(seedView, start);
     for (let i = 0; i < n; i++) {
       const { id, addr } = seedView[i];
       const replica = new Replica(storeFor(i), id, () => this.now);
@@ -90,8 +92,8 @@ export class SimCluster {
         gossip,
         membership,
         mulberry32(seed * 7919 + i),
+        base,
       );
-      node.seedMembers(base, start);
       const agent: SimAgent = {
         index: i,
         id,

@@ -199,6 +199,7 @@ export class Agent {
       legacy: () => this.legacy?.counters,
       legacyGossip: () => this.legacyGossip?.counters,
       torrents: () => this.torrents?.list(),
+      securityRefusals: () => this.security.refusals(),
     });
   }
 

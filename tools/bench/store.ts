@@ -44,7 +44,12 @@ class NaiveStore implements BenchStore {
 const flat = (s: string): string => Buffer.from(s, 'latin1').toString('latin1');
 const keys = Array.from({ length: HASHES }, (_, h) => flat(h.toString(16).padStart(40, '0')));
 
-function fill(store: BenchStore, now: number): number {
+// Signed records, as agents hold them since records are signed (agent/security): one
+// Ed25519 key per origin (interned by the Store) and a 64-byte signature per record.
+const signers = Array.from({ length: 8 }, (_, i) => flat(String.fromCharCode(65 + i).repeat(32)));
+const sigOf = (n: number): string => flat(String(n).padStart(16, '0').repeat(4));
+
+function fill(store: BenchStore, now: number, signed = false): number {
   const t0 = performance.now();
   let n = 0;
   for (let h = 0; h < HASHES && n < PROVIDERS; h++) {
@@ -58,6 +63,8 @@ function fill(store: BenchStore, now: number): number {
           lastSeen: now - p,
           origin: `node-${p % 8}`,
           removed: false,
+          signer: signed ? signers[p % 8] : undefined,
+          sig: signed ? sigOf(n) : undefined,
         },
         now,
       );
@@ -78,13 +85,14 @@ function lookups(store: BenchStore, now: number): number {
 function measure(
   name: string,
   make: () => BenchStore,
+  signed = false,
 ): { bytes: number; merges: number; lookups: number; rss: number } {
   gc!();
   gc!();
   const before = process.memoryUsage().heapUsed;
   const now = Date.now();
   const store = make();
-  const merges = fill(store, now);
+  const merges = fill(store, now, signed);
   gc!();
   gc!();
   const mem = process.memoryUsage();
@@ -101,12 +109,16 @@ console.log(
   `${PROVIDERS.toLocaleString('en')} providers, ${PER_HASH} per info hash, ${HASHES.toLocaleString('en')} info hashes`,
 );
 const ours = measure('store', () => new Store({ maxInfoHashes: HASHES + 1 }));
+const signed = measure('signed', () => new Store({ maxInfoHashes: HASHES + 1 }), true);
 const goalBytes = ours.bytes <= 200 ? 'PASS' : 'FAIL';
 const goalRss = ours.rss <= 300e6 ? 'PASS' : 'FAIL';
 // The naive store runs second so that its garbage does not count against ours.
 const naive = measure('naive', () => new NaiveStore());
 console.log(`${goalBytes} bytes/provider ${ours.bytes.toFixed(1)} <= 200`);
 console.log(`${goalRss} rss ${(ours.rss / 1e6).toFixed(0)} MB <= 300 MB (with 1M providers)`);
+console.log(
+  `signed records cost ${(signed.bytes - ours.bytes).toFixed(1)} B more per provider (64-byte signature; signer key interned)`,
+);
 console.log(`lookup rate ratio store/naive: ${(ours.lookups / naive.lookups).toFixed(2)}`);
 console.log(
   `memory ratio naive/store (bytes per provider): ${(naive.bytes / ours.bytes).toFixed(2)}`,

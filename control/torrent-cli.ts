@@ -4,7 +4,6 @@
  * the argument). Errors are thrown and mapped once by `exitCodeOf` in cli.ts.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { parseHostPort, parseTimeout, UsageError } from './args.js';
@@ -97,7 +96,10 @@ export function registerTorrentCommands(
 
   withGlobals(torrent.command('add').argument('<file.torrent|magnet>', 'a .torrent file'))
     .description('add a torrent to the agent; it downloads (or seeds, if the data is there)')
-    .option('--dir <dir>', "save directory on the agent's host (default: the agent's downloads)")
+    .option(
+      '--dir <dir>',
+      "save directory on the agent's host: relative to the agent's --download-root, or absolute inside it (default: the root)",
+    )
     .addOption(
       new Option('--discovery <mode>', 'where to find peers: overlay, tracker or both').default(
         'overlay',
@@ -111,8 +113,10 @@ export function registerTorrentCommands(
       ) => {
         const discovery = discoveryArg(opts.discovery);
         const data = readTorrentFile(file);
-        // Relative to where btctl runs; the agent only accepts absolute paths.
-        const saveDir = opts.dir === undefined ? '' : resolve(opts.dir);
+        // Sent as given: the agent resolves it against its download root (it may run on
+        // another host, so btctl's working directory means nothing there).
+        const saveDir = opts.dir ?? '';
+        if (saveDir === '' && opts.dir !== undefined) throw new UsageError('--dir: is empty');
         const t = await withTorrents(opts, (c) =>
           c.add({ torrent: data, saveDir, discovery, paused: opts.paused }),
         );

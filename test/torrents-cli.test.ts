@@ -4,7 +4,7 @@
  * for a torrent the agent does not have.
  */
 import { jest } from '@jest/globals';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTorrent } from '../agent/torrent/create.js';
 import { encodeMetainfo } from '../agent/torrent/metainfo.js';
@@ -21,6 +21,9 @@ beforeAll(async () => {
   dir = tmp('bt-tcli-');
   good = (await makeTorrent(randomFile(dir, 'x.bin', 70_000), 16384, join(dir, 'x.torrent'))).path;
   agent = await startAgent(['--peer-port', '0', '--data-dir', join(dir, 'data')]);
+  // Inside the default download root (<data-dir>/downloads), a symlink leading out of it.
+  mkdirSync(join(dir, 'data', 'downloads'), { recursive: true });
+  symlinkSync(dir, join(dir, 'data', 'downloads', 'link'));
 });
 afterAll(async () => {
   await agent.stop();
@@ -37,6 +40,10 @@ it.each([
   [['torrent', 'list', '--node', 'nohost'], '--node'],
   [['torrent', 'add', 'BAD'], 'INVALID_ARGUMENT: torrent:'],
   [['torrent', 'add', 'PRIVATE'], 'INVALID_ARGUMENT: discovery:'],
+  [['torrent', 'add', 'GOOD', '--dir', 'OUTSIDE', '--paused'], 'INVALID_ARGUMENT: save_dir:'],
+  [['torrent', 'add', 'GOOD', '--dir', '../../escape', '--paused'], 'INVALID_ARGUMENT: save_dir:'],
+  [['torrent', 'add', 'GOOD', '--dir', 'link/x', '--paused'], 'INVALID_ARGUMENT: save_dir:'],
+  [['torrent', 'add', 'GOOD', '--dir', ''], '--dir'],
 ])('%j exits 2 naming %s', async (args, name) => {
   const bad = join(dir, 'bad.torrent');
   writeFileSync(bad, 'd4:infod4:name1:xee');
@@ -55,7 +62,9 @@ it.each([
           ? bad
           : a === 'PRIVATE'
             ? priv
-            : a,
+            : a === 'OUTSIDE'
+              ? join(dir, 'elsewhere')
+              : a,
   );
   const hasNode = subst.includes('--node');
   const r = await btctl([...subst, ...(hasNode ? [] : ['--node', agent.addr])]);
@@ -67,4 +76,53 @@ it('reports a torrent the agent does not have with exit 1', async () => {
   const r = await btctl(['torrent', 'show', 'abcd', '--node', agent.addr]);
   expect(r.code).toBe(1);
   expect(r.stderr).toContain('NOT_FOUND');
+});
+
+it('save dirs resolve under the download root; the refused ones create nothing', async () => {
+  const r = await btctl([
+    'torrent',
+    'add',
+    good,
+    '--dir',
+    'sub/dir',
+    '--paused',
+    '--json',
+    '--node',
+    agent.addr,
+  ]);
+  expect(r.code).toBe(0);
+  const t = (JSON.parse(r.stdout) as { torrent: { id: string; save_dir: string } }).torrent;
+  expect(t.save_dir).toBe(join(dir, 'data', 'downloads', 'sub', 'dir'));
+  expect(existsSync(join(dir, 'elsewhere'))).toBe(false);
+  expect(existsSync(join(dir, 'escape'))).toBe(false);
+  expect((await btctl(['torrent', 'rm', t.id, '--node', agent.addr])).code).toBe(0);
+});
+
+it('--allow-any-save-dir: the operator lets Add write to any absolute directory', async () => {
+  const any = await startAgent([
+    '--peer-port',
+    '0',
+    '--data-dir',
+    join(dir, 'data-any'),
+    '--allow-any-save-dir',
+  ]);
+  try {
+    const out = join(dir, 'anywhere');
+    const r = await btctl([
+      'torrent',
+      'add',
+      good,
+      '--dir',
+      out,
+      '--paused',
+      '--json',
+      '--node',
+      any.addr,
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ torrent: { save_dir: out } });
+  } finally {
+    await any.stop();
+  }
 });

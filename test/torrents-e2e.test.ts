@@ -14,7 +14,7 @@
 import { jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { connect } from '../control/client.js';
 import { connectTorrents } from '../control/torrent-client.js';
 import { pieceHash, pieceSize } from '../agent/torrent/metainfo.js';
@@ -40,7 +40,10 @@ afterEach(async () => {
 });
 afterAll(() => removeTemps());
 
-/** Starts an agent on `host` with its own data dir and an ephemeral peer-wire port. */
+/**
+ * Starts an agent on `host` with its own data dir and an ephemeral peer-wire port; its
+ * download root is the test's directory (the data dir's parent), where the save dirs are.
+ */
 async function agent(host: string, dataDir: string, bootstrap?: string): Promise<AgentProcess> {
   const a = await startAgent(
     [
@@ -48,6 +51,8 @@ async function agent(host: string, dataDir: string, bootstrap?: string): Promise
       '0',
       '--data-dir',
       dataDir,
+      '--download-root',
+      dirname(dataDir),
       '--gossip-interval',
       '100ms',
       ...(bootstrap ? ['--bootstrap', bootstrap] : []),

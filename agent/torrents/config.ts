@@ -19,6 +19,10 @@ export interface TorrentsConfig {
   readonly advertiseHost: string;
   /** Torrents one agent runs at most. */
   readonly maxTorrents: number;
+  /** Absolute directory every API-chosen save directory must be inside (save-dir.ts). */
+  readonly downloadRoot: string;
+  /** The operator lifted that bound (`--allow-any-save-dir`). */
+  readonly allowAnySaveDir: boolean;
 }
 
 /** The raw flags, as commander parses them from argv or BTAGENT_* env vars. */
@@ -27,6 +31,8 @@ export interface RawTorrentFlags {
   peerPort?: string;
   advertiseHost?: string;
   maxTorrents?: string;
+  downloadRoot?: string;
+  allowAnySaveDir?: boolean;
 }
 
 /**
@@ -46,7 +52,10 @@ export const TORRENT_FLAG_DEFAULTS = {
   maxTorrents: '500',
 } as const;
 
-/** Adds --data-dir, --peer-port, --advertise-host and --max-torrents to `btagent run`. */
+/**
+ * Adds --data-dir, --peer-port, --advertise-host, --max-torrents, --download-root and
+ * --allow-any-save-dir to `btagent run`.
+ */
 export function addTorrentFlags(cmd: Command): Command {
   return cmd
     .addOption(
@@ -70,6 +79,18 @@ export function addTorrentFlags(cmd: Command): Command {
       new Option('--max-torrents <n>', 'torrents this agent runs at most')
         .env('BTAGENT_MAX_TORRENTS')
         .default(TORRENT_FLAG_DEFAULTS.maxTorrents),
+    )
+    .addOption(
+      new Option(
+        '--download-root <dir>',
+        'torrents added through the API save inside this directory; relative save dirs resolve against it (default: <data-dir>/downloads)',
+      ).env('BTAGENT_DOWNLOAD_ROOT'),
+    )
+    .addOption(
+      new Option(
+        '--allow-any-save-dir',
+        'let Torrents.Add callers save to any absolute directory the agent can write (unsafe unless the API is trusted)',
+      ).env('BTAGENT_ALLOW_ANY_SAVE_DIR'),
     );
 }
 
@@ -98,6 +119,16 @@ export function buildTorrentsConfig(raw: RawTorrentFlags, advertise: string): To
   }
   if (host === '0.0.0.0' || host === '::')
     throw new ConfigError(`--advertise-host: "${host}" is not an address peers can dial`);
-  const dir = raw.dataDir?.trim() ? raw.dataDir.trim() : defaultDataDir();
-  return { dataDir: resolve(dir), peerPort, advertiseHost: host, maxTorrents };
+  const dataDir = resolve(raw.dataDir?.trim() ? raw.dataDir.trim() : defaultDataDir());
+  const rootText = raw.downloadRoot?.trim() ?? '';
+  if (rootText.includes('\0')) throw new ConfigError('--download-root: is not a usable path');
+  const downloadRoot = rootText === '' ? join(dataDir, 'downloads') : resolve(rootText);
+  return {
+    dataDir,
+    peerPort,
+    advertiseHost: host,
+    maxTorrents,
+    downloadRoot,
+    allowAnySaveDir: raw.allowAnySaveDir === true,
+  };
 }

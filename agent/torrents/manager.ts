@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { rmSync, rmdirSync } from 'node:fs';
-import { dirname, isAbsolute, resolve, sep } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, ResourceExhaustedError } from '../errors.js';
 import type { Replica } from '../replica.js';
@@ -29,6 +29,7 @@ import { TorrentExistsError } from './errors.js';
 import { resolveTorrentId } from './id.js';
 import { discoveryTiming, OverlayDiscovery } from './overlay-discovery.js';
 import { PeerListener } from './peer-listener.js';
+import { checkFiles, resolveSaveDir } from './save-dir.js';
 import { TorrentStateDir, type Discovery, type TorrentEntry } from './persist.js';
 
 /** What a torrent is doing, as the API reports it. */
@@ -64,7 +65,10 @@ export interface TorrentView {
 export interface AddTorrentInput {
   /** The .torrent file's bytes. */
   readonly torrent: Uint8Array;
-  /** Absolute save directory; '' = `<data-dir>/downloads`. */
+  /**
+   * Save directory: relative to the download root, or absolute inside it (anywhere with
+   * `--allow-any-save-dir`); '' = the download root.
+   */
   readonly saveDir: string;
   /** Default overlay. */
   readonly discovery?: Discovery;
@@ -138,6 +142,14 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     )) {
       const t: Managed = { entry, meta, session: null, discovery: null, last: null, error: '' };
       m.torrents.set(entry.id, t);
+      try {
+        // Re-judged on every start: the operator may have narrowed the policy since.
+        m.checkSaveDir(entry.saveDir, meta);
+      } catch (err) {
+        t.error = (err as Error).message;
+        o.log.error({ info_hash: entry.id, err: t.error }, 'torrent not started');
+        continue;
+      }
       m.startSession(t);
     }
     o.log.info(
@@ -172,11 +184,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
       );
     if (discovery !== 'overlay' && meta.announceTiers.length === 0)
       throw new InvalidArgumentError('discovery', 'the torrent names no tracker');
-    const saveDir = input.saveDir === '' ? this.dir.downloadsDir : input.saveDir;
-    if (!isAbsolute(saveDir))
-      throw new InvalidArgumentError('save_dir', `"${saveDir}" is not an absolute path`);
-    if (saveDir.length > 4096 || saveDir.includes('\0'))
-      throw new InvalidArgumentError('save_dir', 'is not a usable path');
+    const saveDir = this.checkSaveDir(input.saveDir, meta);
     const id = meta.infoHashHex;
     if (this.torrents.has(id)) throw new TorrentExistsError(id);
     if (this.torrents.size >= this.o.config.maxTorrents)
@@ -189,7 +197,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     if (this.torrents.has(id)) throw new TorrentExistsError(id); // raced with another add
     const entry: TorrentEntry = {
       id,
-      saveDir: resolve(saveDir),
+      saveDir,
       discovery,
       paused: input.paused === true,
       addedAt: Date.now(),
@@ -252,6 +260,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
   /** Resumes a paused torrent, or restarts one stopped by an error. */
   async resume(id: string): Promise<TorrentView> {
     const t = this.find(id);
+    if (t.error !== '') this.checkSaveDir(t.entry.saveDir, t.meta); // before changing anything
     if (t.entry.paused) {
       t.entry.paused = false;
       this.dir.save(t.entry);
@@ -282,6 +291,21 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
   }
 
   // ---- internals ------------------------------------------------------------------------
+
+  /**
+   * The absolute save directory for a requested one ('' = the download root), refused
+   * with InvalidArgumentError('save_dir') when it or a symlink under it leads outside the
+   * download root (unless the operator allows any directory).
+   */
+  private checkSaveDir(requested: string, meta: Metainfo): string {
+    const policy = {
+      root: this.o.config.downloadRoot,
+      allowAny: this.o.config.allowAnySaveDir,
+    };
+    const dir = resolveSaveDir(requested, policy);
+    checkFiles(resolvePaths(meta, dir), policy);
+    return dir;
+  }
 
   private find(id: string): Managed {
     return this.torrents.get(resolveTorrentId(id, this.torrents.keys()))!;

@@ -390,7 +390,8 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     const active =
       !this.stopped && t.error === '' && (state === 'downloading' || state === 'seeding');
     try {
-      t.discovery?.tick(this.o.replica.now(), { active, left: t.last?.left ?? t.meta.totalLength });
+      const total = t.meta.totalLength;
+      t.discovery?.tick(this.o.replica.now(), { active, left: t.last?.left ?? total, total });
     } catch (err) {
       // e.g. the Store's info-hash bound: the torrent still runs on other sources.
       this.o.log.warn(

@@ -4,16 +4,23 @@
  * looking the info hash up in that same Replica (which gossip fills with everyone else's).
  *
  * Driven by `tick(now, status)` once per second from the torrent's progress; no timers of
- * its own. `left` is re-announced as soon as it changes, so other agents see progress.
+ * its own. `left` is re-announced throttled (announce-throttle.ts): at once on activation
+ * and completion, otherwise every 10 s or 10 % of progress, so a download costs the
+ * overlay a handful of records rather than one per second.
  */
 import type { Replica } from '../replica.js';
 import type { ProviderRecord } from '../store/record.js';
 import { parsePeerAddr, type PeerAddr } from '../torrent/peer-source.js';
+import {
+  announceDue,
+  PROGRESS_FRACTION,
+  PROGRESS_MS,
+  type AnnounceThrottle,
+  type LastAnnounce,
+} from './announce-throttle.js';
 
 /** Timing of announces and lookups. */
-export interface OverlayDiscoveryTiming {
-  /** Re-announce an unchanged record this often: well inside the Store's TTL. */
-  readonly reannounceMs: number;
+export interface OverlayDiscoveryTiming extends AnnounceThrottle {
   /** Look up providers this often while downloading (a local Store read: cheap). */
   readonly lookupMs: number;
   /** ... and this often while seeding (to dial leechers that cannot dial us). */
@@ -26,6 +33,8 @@ export interface OverlayDiscoveryTiming {
 export function discoveryTiming(ttlMs: number): OverlayDiscoveryTiming {
   return {
     reannounceMs: Math.max(500, Math.floor(ttlMs / 3)),
+    progressMs: PROGRESS_MS,
+    progressFraction: PROGRESS_FRACTION,
     lookupMs: 2000,
     seedLookupMs: 10_000,
     maxPeersPerLookup: 200,
@@ -38,12 +47,13 @@ export interface DiscoveryStatus {
   readonly active: boolean;
   /** Bytes left to download (0 = seeder). */
   readonly left: number;
+  /** The torrent's size in bytes (progress steps are judged against it). */
+  readonly total: number;
 }
 
 /** One torrent's provider record and peer lookups in the overlay. */
 export class OverlayDiscovery {
-  private announcedLeft: number | null = null;
-  private lastAnnounce = -Infinity;
+  private last: LastAnnounce | null = null;
   private lastLookup = -Infinity;
 
   /**
@@ -63,7 +73,7 @@ export class OverlayDiscovery {
 
   /** True while our live record is in the Store. */
   get announced(): boolean {
-    return this.announcedLeft !== null;
+    return this.last !== null;
   }
 
   /** Announces, re-announces, withdraws and looks up as the torrent's status requires. */
@@ -72,14 +82,13 @@ export class OverlayDiscovery {
       this.withdraw();
       return;
     }
-    if (s.left !== this.announcedLeft || now - this.lastAnnounce >= this.timing.reannounceMs) {
+    if (announceDue(this.last, now, s.left, s.total, this.timing)) {
       this.replica.announce(this.key, {
         addr: this.addr,
         peerId: this.peerId.toString('latin1'),
         left: s.left,
       });
-      this.announcedLeft = s.left;
-      this.lastAnnounce = now;
+      this.last = { left: s.left, at: now };
     }
     const every = s.left > 0 ? this.timing.lookupMs : this.timing.seedLookupMs;
     if (now - this.lastLookup >= every) {
@@ -99,14 +108,13 @@ export class OverlayDiscovery {
 
   /** Tombstones our record (Remove, pause, error, shutdown); a no-op when not announced. */
   withdraw(): void {
-    if (this.announcedLeft === null) return;
+    if (this.last === null) return;
     this.replica.announce(
       this.key,
-      { addr: this.addr, peerId: this.peerId.toString('latin1'), left: this.announcedLeft },
+      { addr: this.addr, peerId: this.peerId.toString('latin1'), left: this.last.left },
       true,
     );
-    this.announcedLeft = null;
-    this.lastAnnounce = -Infinity;
+    this.last = null;
   }
 
   /** Providers worth dialling: not ourselves; a seed only dials leechers. */

@@ -115,7 +115,14 @@ export class Agent {
     });
     this.http.route(METRICS_PATH, metricsRoute(this.metrics));
     if (config.http.trackerEnabled) {
-      const tracker = new Tracker(this.replica, config.http.tracker);
+      const security = this.security;
+      const tracker = new Tracker(this.replica, config.http.tracker, {
+        allow: (ip) => security.allowTracker(ip),
+        refuseAddr: (ip, addr) => {
+          const v = security.checkAnnounce('tracker', ip, addr);
+          return v.ok ? undefined : v.message;
+        },
+      });
       for (const [path, route] of Object.entries(trackerRoutes(tracker, this.metrics.tracker))) {
         this.http.route(path, route);
       }
@@ -228,6 +235,10 @@ export class Agent {
         maxMessageBytes: config.maxMessageBytes,
         observe: (direction, messages) => agent.metrics.cluster(direction, messages),
         peerSecurity: agent.security.peerSecurity(),
+        datagramBind:
+          config.cluster.probeTransport === 'udp'
+            ? `${config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost}:${addr.port}`
+            : undefined,
       },
       log,
     );

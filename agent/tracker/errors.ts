@@ -23,6 +23,10 @@ export const TRACKER_FAILURES = [
   'bad_scrape',
   /** The agent holds its maximum number of info hashes. */
   'tracker_full',
+  /** Too many requests from this source (the security layer's per-source limit). */
+  'rate_limited',
+  /** An `ip` parameter naming another host, refused by the announce address check. */
+  'foreign_addr',
 ] as const;
 
 /** One of TRACKER_FAILURES. */

@@ -53,7 +53,7 @@ export function trackerRoutes(
     },
     [SCRAPE_PATH]: (req, res) => {
       if (!allowed(req, res)) return;
-      const out = tracker.scrape(queryOf(req));
+      const out = tracker.scrape(queryOf(req), req.socket.remoteAddress ?? '');
       hooks.scrape?.(out.result);
       send(res, out);
     },

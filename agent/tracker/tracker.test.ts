@@ -1,8 +1,15 @@
 /** The tracker's logic over a real Replica and Store (time is a parameter). */
 import bencodeLib, { type BValue } from 'bencode';
 import { Replica } from '../replica.js';
+import { checkAnnounceAddr } from '../security/announce-addr.js';
+import { RateLimiter } from '../security/rate-limit.js';
 import { Store } from '../store/store.js';
-import { DEFAULT_TRACKER_OPTIONS, Tracker, type TrackerOptions } from './tracker.js';
+import {
+  DEFAULT_TRACKER_OPTIONS,
+  Tracker,
+  type TrackerGuard,
+  type TrackerOptions,
+} from './tracker.js';
 
 const IH = Buffer.from('aabbccddeeff00112233445566778899aabbccdd', 'hex');
 const KEY = IH.toString('hex');
@@ -32,10 +39,10 @@ function compact(peers: Reply['peers']): string[] {
   return out;
 }
 
-function setup(options: Partial<TrackerOptions> = {}, maxInfoHashes = 1000) {
+function setup(options: Partial<TrackerOptions> = {}, maxInfoHashes = 1000, guard?: TrackerGuard) {
   let now = 1_800_000_000_000;
   const replica = new Replica(new Store({ maxInfoHashes }), 'node-a', () => now);
-  const tracker = new Tracker(replica, { ...DEFAULT_TRACKER_OPTIONS, ...options });
+  const tracker = new Tracker(replica, { ...DEFAULT_TRACKER_OPTIONS, ...options }, guard);
   const announce = (ip: string, port: number, extra = '', peer = port, hash = IH): Reply =>
     decode(
       tracker.announce(
@@ -43,7 +50,7 @@ function setup(options: Partial<TrackerOptions> = {}, maxInfoHashes = 1000) {
         ip,
       ).body,
     );
-  return { replica, tracker, announce, tick: (ms: number) => (now += ms) };
+  return { replica, tracker, announce, tick: (ms: number) => (now += ms), now: () => now };
 }
 
 describe('Tracker announce', () => {
@@ -155,6 +162,43 @@ describe('Tracker announce', () => {
   });
 });
 
+describe('Tracker with the security layer', () => {
+  it('refuses over the per-source rate and a foreign ip, with failure reasons', () => {
+    let clock = 0;
+    const limiter = new RateLimiter({ ratePerSec: 1, burst: 3, maxSources: 100 });
+    const guard: TrackerGuard = {
+      allow: (ip) => limiter.take(ip, clock),
+      refuseAddr: (ip, addr) => {
+        const v = checkAnnounceAddr(ip, addr, {
+          trustedSource: false,
+          tlsClient: false,
+          allowForeign: false,
+        });
+        return v.ok ? undefined : v.message;
+      },
+    };
+    const { tracker, announce, replica, now } = setup({ trustIp: true }, 1000, guard);
+    clock = now();
+    expect(announce('10.0.0.1', 1)['failure reason']).toBeUndefined();
+    const foreign = announce('10.0.0.1', 2, '&ip=10.9.9.9');
+    expect(Buffer.from(foreign['failure reason']!).toString()).toMatch(/10\.9\.9\.9/);
+    expect(announce('10.0.0.1', 3, '&ip=10.0.0.1')['failure reason']).toBeUndefined();
+    const limited = announce('10.0.0.1', 4);
+    expect(Buffer.from(limited['failure reason']!).toString()).toBe(
+      'too many requests from this address',
+    );
+    expect(tracker.scrape(`info_hash=${esc(IH)}`, '10.0.0.1').result).toBe('rate_limited');
+    expect(announce('10.0.0.2', 5)['failure reason']).toBeUndefined();
+    expect(
+      replica
+        .lookup(KEY, 0)
+        .map((p) => p.addr)
+        .sort(),
+    ).toEqual(['10.0.0.1:1', '10.0.0.1:3', '10.0.0.2:5']);
+    expect(tracker.counters.failures).toEqual({ foreign_addr: 1, rate_limited: 2 });
+  });
+});
+
 describe('Tracker scrape', () => {
   it('counts live seeders, leechers and completions reported here (BEP 48)', () => {
     const { tracker, announce } = setup();
@@ -164,11 +208,13 @@ describe('Tracker scrape', () => {
     announce('10.0.0.4', 4, '&left=0&event=completed');
     announce('10.0.0.4', 4, '&left=0&event=stopped');
     const unknown = Buffer.alloc(20, 0xfe); // not UTF-8: the decoder names it by hex
-    const r = decode(tracker.scrape(`info_hash=${esc(IH)}&info_hash=${esc(unknown)}`).body);
+    const r = decode(
+      tracker.scrape(`info_hash=${esc(IH)}&info_hash=${esc(unknown)}`, '10.0.0.1').body,
+    );
     expect(r.files).toEqual({
       [KEY]: { complete: 2, incomplete: 1, downloaded: 2 },
       [unknown.toString('hex')]: { complete: 0, incomplete: 0, downloaded: 0 },
     });
-    expect(tracker.scrape('').result).toBe('bad_scrape');
+    expect(tracker.scrape('', '10.0.0.1').result).toBe('bad_scrape');
   });
 });

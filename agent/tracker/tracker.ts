@@ -53,6 +53,17 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = Object.freeze({
   maxDownloadedEntries: 100_000,
 });
 
+/**
+ * Admission checks from the security layer (agent/security): a per-source rate
+ * limit, and the announce address check for an address named by the `ip` parameter.
+ */
+export interface TrackerGuard {
+  /** Whether a request from `ip` may proceed. */
+  allow(ip: string): boolean;
+  /** Undefined when `ip` may announce `addr`, else why not. */
+  refuseAddr(ip: string, addr: string): string | undefined;
+}
+
 /** What one request did: the reply body, and labels for metrics. */
 export interface TrackerOutcome {
   readonly body: Buffer;
@@ -100,12 +111,14 @@ export class Tracker {
   constructor(
     private readonly replica: Replica,
     readonly options: TrackerOptions = DEFAULT_TRACKER_OPTIONS,
+    private readonly guard?: TrackerGuard,
   ) {}
 
   /** Handles `GET /announce?<query>` from `observedIp`. Never throws for bad input. */
   announce(query: string, observedIp: string): TrackerOutcome {
     let event = 'none';
     try {
+      this.admit(observedIp);
       const req = parseAnnounce(parseQuery(query, this.options.query));
       if (req.event !== '') event = req.event;
       const body = this.register(req, plainIp(observedIp));
@@ -116,9 +129,10 @@ export class Tracker {
     }
   }
 
-  /** Handles `GET /scrape?<query>`. Never throws for bad input. */
-  scrape(query: string): TrackerOutcome {
+  /** Handles `GET /scrape?<query>` from `observedIp`. Never throws for bad input. */
+  scrape(query: string, observedIp: string): TrackerOutcome {
     try {
+      this.admit(observedIp);
       const keys = parseScrape(
         parseQuery(query, this.options.query),
         this.options.maxScrapeInfoHashes,
@@ -146,6 +160,10 @@ export class Tracker {
       }
     }
     const addr = hostPort(host, req.port);
+    if (host !== observedIp && this.guard !== undefined) {
+      const refusal = this.guard.refuseAddr(observedIp, addr);
+      if (refusal !== undefined) throw new TrackerRequestError('foreign_addr', refusal);
+    }
     try {
       this.replica.announce(
         req.infoHash,
@@ -180,6 +198,12 @@ export class Tracker {
       compact: req.compact,
       noPeerId: req.noPeerId,
     });
+  }
+
+  private admit(observedIp: string): void {
+    if (this.guard !== undefined && !this.guard.allow(plainIp(observedIp))) {
+      throw new TrackerRequestError('rate_limited', 'too many requests from this address');
+    }
   }
 
   private counts(live: readonly ProviderRecord[]): { complete: number; incomplete: number } {

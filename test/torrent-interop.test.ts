@@ -1,8 +1,9 @@
 /**
  * Interop with real clients on loopback (DHT, LSD, PEX, UPnP/NAT-PMP off, bound to
- * 127.0.0.1): our downloader against aria2c and python3-libtorrent seeders; aria2c and
- * transmission-cli against our seeder through a local HTTP tracker; ours against ours by
- * tracker only. Every result is compared byte for byte.
+ * 127.0.0.1): our downloader against aria2c and python3-libtorrent seeders; aria2c,
+ * transmission-cli and python3-libtorrent against our seeder (through a local HTTP tracker;
+ * libtorrent is also given our address); ours against ours by tracker only. Every result
+ * is compared byte for byte.
  */
 import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -208,6 +209,26 @@ describe('our seeder, found through a local HTTP tracker', () => {
       60_000,
       'transmission-cli download',
     );
+    check(out);
+  });
+
+  it('python3-libtorrent downloads from it', async () => {
+    const out = join(dir, 'lt-out');
+    mkdirSync(out, { recursive: true });
+    const listening = JSON.parse(await seed.waitFor(/"event":"listening"/)) as { port: number };
+    // Dialled directly (connect_peer) and found through the tracker too; loopback only.
+    const lt = track(
+      new Proc(SYSTEM_PYTHON, [
+        LT_PEER,
+        'leech',
+        torrent,
+        out,
+        String(await freePort()),
+        `127.0.0.1:${listening.port}`,
+      ]),
+    );
+    await lt.waitFor(/^done /, 60_000);
+    expect(await exitCode(lt, 10_000)).toBe(0);
     check(out);
   });
 

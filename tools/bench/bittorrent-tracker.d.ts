@@ -1,0 +1,20 @@
+// The part of bittorrent-tracker's server API that bench:tracker uses (the package ships no types).
+declare module 'bittorrent-tracker/server' {
+  import type { EventEmitter } from 'node:events';
+  interface ServerOptions {
+    http?: boolean;
+    udp?: boolean;
+    ws?: boolean;
+    stats?: boolean;
+    trustProxy?: boolean;
+    /** Announce interval told to clients, ms. */
+    interval?: number;
+  }
+  class Server extends EventEmitter {
+    constructor(opts?: ServerOptions);
+    listen(port: number, hostname: string, onlistening?: () => void): void;
+    close(cb?: () => void): void;
+    http: { address(): { port: number } | string | null } | null;
+  }
+  export default Server;
+}

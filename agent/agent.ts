@@ -235,6 +235,10 @@ export class Agent {
         maxMessageBytes: config.maxMessageBytes,
         observe: (direction, messages) => agent.metrics.cluster(direction, messages),
         peerSecurity: agent.security.peerSecurity(),
+        datagramBind:
+          config.cluster.probeTransport === 'udp'
+            ? `${config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost}:${addr.port}`
+            : undefined,
       },
       log,
     );

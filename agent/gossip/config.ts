@@ -15,6 +15,8 @@ export interface ClusterConfig {
   readonly membership: MembershipOptions;
   readonly gossip: GossipOptions;
   readonly driver: Omit<GossipDriverOptions, 'maxMessageBytes'>;
+  /** `udp`: SWIM probes as datagrams on the agent's port number (default); `grpc`: all over gRPC. */
+  readonly probeTransport: 'udp' | 'grpc';
 }
 
 /** Cluster flags of `btagent run` as strings (all optional; defaults below). */
@@ -29,6 +31,7 @@ export interface RawClusterFlags {
   digestBuckets?: string;
   bootstrapResolveInterval?: string;
   leaveWait?: string;
+  probeTransport?: string;
 }
 
 /** Defaults of the cluster flags. */
@@ -43,6 +46,7 @@ export const CLUSTER_FLAG_DEFAULTS = {
   digestBuckets: String(DEFAULT_GOSSIP_OPTIONS.digestBuckets),
   bootstrapResolveInterval: '30s',
   leaveWait: '1s',
+  probeTransport: 'udp',
 } as const satisfies Required<RawClusterFlags>;
 
 function count(text: string, name: string, min: number, max: number): number {
@@ -83,7 +87,12 @@ export function buildClusterConfig(
   if (!validBucketCount(digestBuckets)) {
     throw new ConfigError('--digest-buckets: must be a power of two (1-4096)');
   }
+  const probeTransport = raw.probeTransport ?? d.probeTransport;
+  if (probeTransport !== 'udp' && probeTransport !== 'grpc') {
+    throw new ConfigError(`--probe-transport: "${probeTransport}" is not udp or grpc`);
+  }
   return {
+    probeTransport,
     membership: {
       ...DEFAULT_MEMBERSHIP_OPTIONS,
       probeIntervalMs,
@@ -194,6 +203,14 @@ export function addClusterFlags(cmd: Command): Command {
         'graceful leave: time to spread `left`',
         'BTAGENT_LEAVE_WAIT',
         d.leaveWait,
+      ),
+    )
+    .addOption(
+      f(
+        '--probe-transport <udp|grpc>',
+        'SWIM probes as UDP datagrams on the same port number, or over gRPC',
+        'BTAGENT_PROBE_TRANSPORT',
+        d.probeTransport,
       ),
     );
 }

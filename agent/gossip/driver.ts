@@ -12,6 +12,7 @@ import {
   envelopeToWire,
   type ClusterLimits,
 } from '../transport/cluster-convert.js';
+import { DatagramTransport } from '../transport/cluster-datagram.js';
 import type { Envelope, Outbound } from './messages.js';
 import type { GossipNode } from './node.js';
 
@@ -33,6 +34,11 @@ export interface GossipDriverOptions {
   readonly observe?: ClusterTrafficObserver;
   /** Cluster key and TLS for outbound calls (agent/security/); optional. */
   readonly peerSecurity?: ClusterPeerSecurity;
+  /**
+   * "host:port" to bind a UDP socket for probes (ping, ack, ping-req), or
+   * undefined for probes over gRPC. Ignored with TLS (datagrams would bypass it).
+   */
+  readonly datagramBind?: string;
 }
 
 /** Messages per Exchange call, sent or accepted. */
@@ -52,6 +58,7 @@ export class GossipDriver {
   private flushQueued = false;
   private stopped = false;
   private readonly inflight = new Set<Promise<void>>();
+  private datagrams: DatagramTransport | undefined;
 
   constructor(
     private readonly node: GossipNode,
@@ -71,6 +78,25 @@ export class GossipDriver {
 
   /** Resolves the bootstrap list and starts the timer loop. */
   async start(): Promise<void> {
+    const bind = this.options.datagramBind;
+    const sec = this.options.peerSecurity;
+    if (bind !== undefined && sec?.tls === undefined) {
+      const d = new DatagramTransport(
+        {
+          bind,
+          auth: sec?.auth,
+          clock: sec?.clock ?? Date.now,
+          onRefused: (reason, peer) => sec?.onRefusedReply(reason, peer),
+        },
+        (messages) => this.handleDatagram(messages),
+      );
+      try {
+        await d.start();
+        this.datagrams = d;
+      } catch (err) {
+        this.log.warn({ bind, err: (err as Error).message }, 'UDP probes off: cannot bind');
+      }
+    }
     await this.resolveBootstrap();
     if (this.bootstrap.some((b) => b.startsWith('dns:'))) {
       this.resolveTimer = setInterval(
@@ -107,6 +133,24 @@ export class GossipDriver {
     return replies;
   }
 
+  /** Handles probe datagrams: every reply goes out through dispatch (datagrams again). */
+  private handleDatagram(messages: ClusterMessage[]): void {
+    if (this.stopped) return;
+    this.options.observe?.('in', messages);
+    const now = this.clock();
+    const out: Outbound[] = [];
+    for (const m of messages.slice(0, MAX_MESSAGES_PER_EXCHANGE)) {
+      try {
+        out.push(...this.node.receive(envelopeFromWire(m, this.options.limits), now));
+      } catch (err) {
+        if (!(err instanceof InvalidArgumentError)) throw err;
+        this.log.debug({ err: err.message, from: m.fromAddr }, 'cluster datagram dropped');
+      }
+    }
+    this.dispatch(out);
+    this.schedule();
+  }
+
   /**
    * Graceful leave: `left` is pushed (the caller has already tombstoned this
    * agent's records, which are in the same pushes), then waits for delivery.
@@ -136,6 +180,7 @@ export class GossipDriver {
     if (this.resolveTimer !== undefined) clearInterval(this.resolveTimer);
     for (const p of this.peers.values()) p.close();
     this.peers.clear();
+    this.datagrams?.stop();
   }
 
   private queueFlush(): void {
@@ -168,11 +213,25 @@ export class GossipDriver {
   private dispatch(out: Outbound[]): void {
     if (out.length === 0 || this.stopped) return;
     const byPeer = new Map<string, ClusterMessage[]>();
+    const datagrams = new Map<string, ClusterMessage[]>();
     for (const o of out) {
-      const list = byPeer.get(o.to);
+      const t = o.env.body.type;
+      const probe = t === 'ping' || t === 'ack' || t === 'ping-req';
+      const map = this.datagrams !== undefined && probe && o.reliable !== true ? datagrams : byPeer;
+      const list = map.get(o.to);
       const wire = envelopeToWire(o.env);
-      if (list === undefined) byPeer.set(o.to, [wire]);
+      if (list === undefined) map.set(o.to, [wire]);
       else list.push(wire);
+    }
+    for (const [addr, messages] of datagrams) {
+      if (this.datagrams!.send(addr, messages)) {
+        this.options.observe?.('out', messages);
+        continue;
+      }
+      // Too big for one datagram (a long piggyback): the reliable path instead.
+      const list = byPeer.get(addr);
+      if (list === undefined) byPeer.set(addr, messages);
+      else list.push(...messages);
     }
     for (const [addr, messages] of byPeer) {
       for (let i = 0; i < messages.length; i += MAX_MESSAGES_PER_EXCHANGE) {

@@ -52,4 +52,9 @@ export interface Envelope {
 export interface Outbound {
   readonly to: string;
   readonly env: Envelope;
+  /**
+   * Probes (ping, ack, ping-req) may travel as datagrams; this one must take the
+   * reliable transport (SWIM's fallback ping, like memberlist's TCP ping).
+   */
+  readonly reliable?: boolean;
 }

@@ -402,14 +402,14 @@ export class GossipNode {
   }
 
   private sendProbe(s: ProbeSend): void {
-    this.send(s.to, s.body);
+    this.send(s.to, s.body, s.reliable === true);
   }
 
   /** Sends `body` to `to` with as much queued gossip piggybacked as fits. */
-  private send(to: string, body: Body): void {
+  private send(to: string, body: Body, reliable = false): void {
     const members = this.membership.takeBroadcasts(this.options.maxPiggybackMembers);
     const taken = this.takeRecords(this.options.maxPiggybackRecords);
-    this.emit(to, body, groupRecords(taken), taken.length, members);
+    this.emit(to, body, groupRecords(taken), taken.length, members, reliable);
   }
 
   private emit(
@@ -418,13 +418,12 @@ export class GossipNode {
     records: RecordSet[],
     recordCount: number,
     members: MemberUpdate[] = this.membership.takeBroadcasts(this.options.maxPiggybackMembers),
+    reliable = false,
   ): void {
     this.counters.messagesSent++;
     this.counters.recordsSent += recordCount;
-    this.outbox.push({
-      to,
-      env: { fromId: this.id, fromAddr: this.addr, members, records, body },
-    });
+    const env: Envelope = { fromId: this.id, fromAddr: this.addr, members, records, body };
+    this.outbox.push(reliable ? { to, env, reliable } : { to, env });
   }
 
   /** Up to `max` queued records, least-sent first; counts the transmission. */

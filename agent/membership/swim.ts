@@ -67,6 +67,8 @@ export type ProbeBody =
 export interface ProbeSend {
   readonly to: string;
   readonly body: ProbeBody;
+  /** Send over the reliable (stream) transport, not a datagram: the fallback ping. */
+  readonly reliable?: boolean;
 }
 
 /** What applying an update did. */
@@ -504,7 +506,7 @@ export class Membership {
    * healthy member suspect.
    */
   private indirect(p: Probe, out: ProbeSend[]): void {
-    out.push({ to: p.addr, body: { type: 'ping', seq: p.seq, target: p.target } });
+    out.push({ to: p.addr, body: { type: 'ping', seq: p.seq, target: p.target }, reliable: true });
     for (const helper of this.randomMembers(this.options.indirectProbes, new Set([p.target]))) {
       out.push({
         to: helper.addr,

@@ -68,7 +68,12 @@ export class GossipDriver {
     private readonly clock: () => number = Date.now,
   ) {
     // Local announces (and merges) are pushed at once, after the current call returns.
-    node.replica.onChange(() => this.queueFlush());
+    node.replica.onChange((key, record, source) => {
+      if (log.isLevelEnabled('debug')) {
+        log.debug({ infoHash: key, provider: record.addr, from: source }, 'record changed');
+      }
+      this.queueFlush();
+    });
     node.membership.onChange = (m, prev) =>
       log.info(
         { member: m.id, addr: m.addr, state: m.state, prev, incarnation: m.incarnation },

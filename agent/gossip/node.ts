@@ -38,6 +38,13 @@ export interface GossipOptions {
   readonly maxSyncRecords: number;
   /** While no other member is known, the bootstrap list is retried this often. */
   readonly joinRetryMs: number;
+  /**
+   * After an eager push of new records, the next round comes this soon rather
+   * than a whole interval later. One push to `fanout` members misses about
+   * e^-fanout of the cluster (5 % for 3); a second push shortly after closes
+   * that tail in milliseconds instead of a round.
+   */
+  readonly followUpMs: number;
 }
 
 /** Defaults: memberlist's LAN profile, with anti-entropy every 10 s instead of 30 s. */
@@ -54,6 +61,7 @@ export const DEFAULT_GOSSIP_OPTIONS: GossipOptions = Object.freeze({
   maxQueuedRecords: 20_000,
   maxSyncRecords: 5000,
   joinRetryMs: 1000,
+  followUpMs: 40,
 });
 
 interface QueuedRecord {
@@ -251,6 +259,9 @@ export class GossipNode {
     for (const m of this.membership.randomMembers(this.options.fanout, exclude))
       targets.add(m.addr);
     if (targets.size === 0) return;
+    if (records.length > 0) {
+      this.nextGossipAt = Math.min(this.nextGossipAt, this.replica.now() + this.options.followUpMs);
+    }
     const limit = this.recordLimit();
     for (const to of targets) {
       const sets = groupRecords(records);

@@ -2,9 +2,11 @@
  * `npm run bench:converge` — 20 real agent processes on loopback against 20
  * Serf agents (Debian `serf`, LAN profile) in the same run:
  *
- * - announce → all 20 answer: time from an Announce on one agent until a
- *   Lookup on every agent returns it (median of 5). Serf: time from the origin
- *   agent logging its own `serf event` until the last agent logs it.
+ * - announce → all 20 answer: time from an Announce on one agent until every
+ *   agent holds the record (each agent's 'record changed' debug log line, read
+ *   as it is written; then a Lookup on every agent must return it), median of
+ *   5. Serf: time from the origin agent logging its own `serf event` until the
+ *   last agent logs it.
  * - kill -9 → dead by all: time until every other agent's member list says
  *   dead (ours: Control.Members; Serf: `serf members`, status failed).
  * - idle bytes/s per agent: every byte the cluster puts on the loopback
@@ -134,8 +136,9 @@ async function ours(): Promise<Figures> {
         addr(i),
         '--node-id',
         `c${i + 1}`,
+        // Debug logs carry 'record changed' lines: the moment each agent holds the record.
         '--log-level',
-        'info',
+        'debug',
         ...(i === 0 ? [] : ['--bootstrap', addr(0)]),
       ]);
       procs.push(p);
@@ -158,22 +161,16 @@ async function ours(): Promise<Figures> {
       const ih = randomBytes(20);
       const provider = `127.0.0.1:${20_000 + t}`;
       const origin = clients[(t * 7) % N];
+      const seen = procs.map((p) =>
+        waitLine(p, (l) => l.includes('"record changed"') && l.includes(provider), 10_000),
+      );
       const t0 = performance.now();
       await origin.announce({ infoHash: ih, addr: provider });
-      const answered = new Array<boolean>(N).fill(false);
-      const ok = await until(
-        async () => {
-          await Promise.all(
-            clients.map(async (c, i) => {
-              if (!answered[i]) answered[i] = (await c.lookup(ih)).some((p) => p.addr === provider);
-            }),
-          );
-          return answered.every(Boolean);
-        },
-        10_000,
-        20,
-      );
-      announceS.push(ok ? (performance.now() - t0) / 1000 : Infinity);
+      const times = await Promise.all(seen.map((x) => x.catch(() => Infinity)));
+      // What users rely on: every agent's Lookup answers with it.
+      let ok = Math.max(...times) < Infinity;
+      for (const c of clients) ok &&= (await c.lookup(ih)).some((p) => p.addr === provider);
+      announceS.push(ok ? (Math.max(...times) - t0) / 1000 : Infinity);
       await sleep(1000);
     }
 

@@ -271,8 +271,19 @@ export class WireParser {
     return v;
   }
 
+  /** Drops n buffered bytes without making a view of them (once per message). */
   private skip(n: number): void {
-    this.take(n);
+    this.buffered -= n;
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      const k = Math.min(n, c.length - this.head);
+      this.head += k;
+      n -= k;
+      if (this.head === c.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    }
   }
 
   private take(n: number): Buffer {

@@ -112,6 +112,7 @@ export class GossipNode {
   private nextSyncAt: number;
   private nextJoinAt: number;
   private resyncWith: string | undefined;
+  private readonly toldDead = new Map<string, number>();
   private syncRounds = 0;
 
   constructor(
@@ -191,6 +192,7 @@ export class GossipNode {
     this.membership.heardFrom(env.fromId, now);
     for (const u of env.members) this.applyMember(u, now, env.fromAddr, true);
     this.mergeSets(env.records, env.fromId);
+    this.tellIfDead(env, now);
     const b = env.body;
     switch (b.type) {
       case 'ping':
@@ -296,6 +298,45 @@ export class GossipNode {
     }
   }
 
+  /**
+   * Applies another agent's whole member list (anti-entropy). Its own entry
+   * counts as gossip from it; its `dead` verdicts about third parties become
+   * suspicions here (as memberlist's push-pull does): a member the other side
+   * of a healed partition declared dead gets the chance to refute instead of
+   * being killed on hearsay.
+   */
+  private applyList(list: readonly MemberUpdate[], env: Envelope, now: number): void {
+    for (const u of list) {
+      if (u.id === env.fromId) this.applyMember(u, now, env.fromAddr, true);
+      else if (u.state === 'dead' && u.id !== this.id) {
+        this.applyMember({ ...u, state: 'suspect', reporter: env.fromId }, now, env.fromAddr, true);
+      } else this.applyMember(u, now, env.fromAddr, false);
+    }
+  }
+
+  /**
+   * A message from a member this agent holds dead: it is alive after all (a
+   * healed partition, a long stall). Only it can say so, with a greater
+   * incarnation, so it is told what we believe; it refutes at once and the
+   * refutation spreads from here. At most once a second per member.
+   */
+  private tellIfDead(env: Envelope, now: number): void {
+    const m = this.membership.get(env.fromId);
+    if (m === undefined || m.state !== 'dead') return;
+    const last = this.toldDead.get(m.id);
+    if (last !== undefined && now - last < 1000) return;
+    if (this.toldDead.size >= 1024) this.toldDead.clear();
+    this.toldDead.set(m.id, now);
+    const u: MemberUpdate = {
+      id: m.id,
+      addr: m.addr,
+      state: 'dead',
+      incarnation: m.incarnation,
+      reporter: this.id,
+    };
+    this.emit(env.fromAddr, { type: 'push' }, [], 0, [u], true);
+  }
+
   private mergeSets(sets: readonly RecordSet[], source: string): void {
     for (const s of sets) for (const r of s.records) this.replica.mergeRemote(s.key, r, source);
   }
@@ -360,7 +401,7 @@ export class GossipNode {
         const session = this.sessions.get(env.fromAddr);
         if (session === undefined || session.cutoff !== b.cutoff) return;
         this.sessions.delete(env.fromAddr);
-        for (const u of b.members) this.applyMember(u, now, env.fromAddr, u.id === env.fromId);
+        this.applyList(b.members, env, now);
         let want: number[] = [];
         let records: RecordSet[] = [];
         let more = false;
@@ -387,7 +428,7 @@ export class GossipNode {
         return;
       }
       case 3: {
-        for (const u of b.members) this.applyMember(u, now, env.fromAddr, u.id === env.fromId);
+        this.applyList(b.members, env, now);
         this.mergeSets(b.records, env.fromId);
         if (b.want.length === 0) return;
         const wanted = new Set(

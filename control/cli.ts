@@ -63,15 +63,8 @@ function withTls(cmd: Command): Command {
     );
 }
 
-/** Reads the TLS flags; a bad one is a usage error (exit 2) naming it. */
-function tlsOf(opts: TlsOptions): ClientTls | undefined {
-  try {
-    return readClientTls(opts);
-  } catch (err) {
-    if (err instanceof ClientTlsError) throw new UsageError(err.message);
-    throw err;
-  }
-}
+/** Reads the TLS flags; a bad one throws ClientTlsError (exit 2, naming it). */
+const tlsOf = (opts: TlsOptions): ClientTls | undefined => readClientTls(opts);
 
 /** Adds --node, --timeout and --json to a command. */
 function withGlobals(cmd: Command): Command {
@@ -262,7 +255,9 @@ export function exitCodeOf(err: unknown): { code: number; message?: string } {
     // --help and --version exit 0; commander already printed its message.
     return { code: err.exitCode === 0 ? EXIT.ok : EXIT.usage };
   }
-  if (err instanceof UsageError) return { code: EXIT.usage, message: err.message };
+  if (err instanceof UsageError || err instanceof ClientTlsError) {
+    return { code: EXIT.usage, message: err.message };
+  }
   if (err instanceof AgentCallError) {
     if (err.code === grpcStatus.INVALID_ARGUMENT) return { code: EXIT.usage, message: err.message };
     if (err.unreachable)

@@ -17,6 +17,7 @@ import {
   type TorrentInfo,
   type TorrentsApi,
 } from './torrent-client.js';
+import { readClientTls, type ClientTls } from './tls.js';
 import { bytes, percent, torrentJson, torrentsTable, torrentText } from './torrent-format.js';
 
 /** The .torrent files btctl reads at most (the engine's own bound is 32 MiB; gRPC's 4 MiB). */
@@ -24,6 +25,10 @@ const MAX_TORRENT_FILE = 32 * 1024 * 1024;
 
 interface GlobalOptions {
   node: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsServerName?: string;
   timeout: string;
   json?: boolean;
 }
@@ -35,7 +40,10 @@ async function withTorrents<T>(
   fn: (c: TorrentsApi) => Promise<T>,
 ): Promise<T> {
   const node = parseHostPort(opts.node, '--node');
-  const c = connectTorrents(node, { timeoutMs: parseTimeout(opts.timeout, '--timeout') });
+  const c = connectTorrents(node, {
+    timeoutMs: parseTimeout(opts.timeout, '--timeout'),
+    tls: readClientTls(opts),
+  });
   try {
     return await fn(c);
   } finally {
@@ -170,13 +178,18 @@ export function registerTorrentCommands(
       const key = torrentIdArg(id);
       const node = parseHostPort(opts.node, '--node');
       parseTimeout(opts.timeout, '--timeout'); // validated; a watch itself has no deadline
-      process.exitCode = await watch(node, key, opts.json === true);
+      process.exitCode = await watch(node, key, opts.json === true, readClientTls(opts));
     });
 }
 
 /** Runs a watch; resolves with the exit code. */
-async function watch(node: string, id: string, asJson: boolean): Promise<number> {
-  const c = connectTorrents(node);
+async function watch(
+  node: string,
+  id: string,
+  asJson: boolean,
+  tls: ClientTls | undefined,
+): Promise<number> {
+  const c = connectTorrents(node, { tls });
   const tty = !asJson && process.stderr.isTTY;
   const bar = tty
     ? new cliProgress.SingleBar(

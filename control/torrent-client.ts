@@ -2,7 +2,7 @@
  * A typed client of an agent's Torrents service (btoverlay.v1.Torrents). Stateless apart
  * from its gRPC channel; errors are AgentCallError like the rest of the client library.
  */
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
   DiscoveryMode,
   TorrentState,
@@ -11,6 +11,7 @@ import {
   type TorrentsWatchResponse,
 } from '../generated/btoverlay/v1/torrents.js';
 import { AgentCallError, type ConnectOptions } from './client.js';
+import { clientChannel } from './tls.js';
 
 /** Where a torrent finds peers. */
 export type DiscoveryName = 'overlay' | 'tracker' | 'both';
@@ -134,7 +135,8 @@ type Callback<T> = (err: ServiceError | null, res?: T) => void;
 /** Connects to the Torrents service of the agent at "host:port" (no I/O until a call). */
 export function connectTorrents(node: string, options: ConnectOptions = {}): TorrentsApi {
   const timeoutMs = options.timeoutMs ?? 3000;
-  const client = new GrpcTorrentsClient(node, credentials.createInsecure());
+  const { creds, options: channelOptions } = clientChannel(options.tls);
+  const client = new GrpcTorrentsClient(node, creds, channelOptions);
 
   function call<T>(
     fn: (md: Metadata, opts: { deadline: number }, cb: Callback<T>) => void,

@@ -44,6 +44,11 @@ describe('mTLS', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('tls-a');
     expect((await btctl(['health', '--node', a.addr, ...clientArgs])).code).toBe(0);
+    // `btctl torrent …` speaks to the Torrents service over the same mTLS channel.
+    const torrents = await btctl(['torrent', 'list', '--node', a.addr, '--json', ...clientArgs]);
+    expect(torrents).toMatchObject({ code: 0 });
+    expect(JSON.parse(torrents.stdout)).toEqual({ torrents: [] });
+    expect((await btctl(['torrent', 'list', '--node', a.addr])).code).toBe(1);
 
     const noCert = await btctl(['status', '--node', a.addr, '--tls-ca', pki.caCert]);
     expect(noCert.code).toBe(1);

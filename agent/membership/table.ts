@@ -35,7 +35,8 @@ export class MemberBase {
       lo ^= h2;
     }
     this.byId = byId;
-    this.ids = Object.freeze([...byId.keys()]);
+    // Sorted: the probe order (swim.ts) is the same on every agent sharing it.
+    this.ids = Object.freeze([...byId.keys()].sort());
     this.rootHi = hi >>> 0;
     this.rootLo = lo >>> 0;
   }
@@ -159,6 +160,7 @@ export class MemberTable {
   private compact(): void {
     const ids: string[] = [];
     for (const m of this.all()) if (isActive(m.state)) ids.push(m.id);
+    ids.sort();
     this.pickBase = [];
     this.pickExtra = ids;
     this.extraListed.clear();

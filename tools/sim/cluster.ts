@@ -17,6 +17,12 @@ import { EventHeap, mulberry32 } from './heap.js';
  * byte figures approximate what the agent writes to its sockets.
  */
 export const FRAMING_BYTES = 45;
+/**
+ * Probes (ping, ack, ping-req) travel as UDP datagrams in the agent (see
+ * agent/transport/cluster-datagram.ts): the datagram carries an
+ * ExchangeRequest wrapper (2 bytes) and a UDP header (8, RFC 768).
+ */
+export const DATAGRAM_FRAMING_BYTES = 10;
 
 /** The simulated network. */
 export interface NetworkOptions {
@@ -157,8 +163,11 @@ export class SimCluster {
     for (const o of out) {
       from.messagesSent++;
       if (this.countBytes) {
+        const t = o.env.body.type;
+        const datagram = (t === 'ping' || t === 'ack' || t === 'ping-req') && o.reliable !== true;
         from.bytesSent +=
-          ClusterMessage.encode(envelopeToWire(o.env)).finish().length + FRAMING_BYTES;
+          ClusterMessage.encode(envelopeToWire(o.env)).finish().length +
+          (datagram ? DATAGRAM_FRAMING_BYTES : FRAMING_BYTES);
       }
       const to = this.byAddr.get(o.to);
       if (to === undefined || !to.alive) continue;

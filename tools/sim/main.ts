@@ -3,7 +3,13 @@ import { DEFAULT_GOSSIP_OPTIONS } from '../../agent/gossip/node.js';
 import { DEFAULT_MEMBERSHIP_OPTIONS } from '../../agent/membership/swim.js';
 import type { ProviderRecord } from '../../agent/store/record.js';
 import { Store } from '../../agent/store/store.js';
-import { SimCluster, type NetworkOptions, type SimAgent } from './cluster.js';
+import {
+  DATAGRAM_FRAMING_BYTES,
+  FRAMING_BYTES,
+  SimCluster,
+  type NetworkOptions,
+  type SimAgent,
+} from './cluster.js';
 import { mulberry32 } from './heap.js';
 import { simulateLegacy } from './legacy.js';
 
@@ -259,7 +265,7 @@ function main(): void {
     `steady state, ${o.infoHashes} info hashes x ${o.providers} providers, loss ${(o.loss * 100).toFixed(0)}%:`,
   );
   out(
-    `  gossip bytes per agent per second: ${steady.bytesPerAgentS.toFixed(0)} (protobuf + ${45} B framing per message)`,
+    `  gossip bytes per agent per second: ${steady.bytesPerAgentS.toFixed(0)} (protobuf + ${FRAMING_BYTES} B HTTP/2+gRPC framing per gRPC message, ${DATAGRAM_FRAMING_BYTES} B per UDP probe)`,
   );
   out(
     `  legacy full push bytes per agent per second: ${steady.legacy.bytesPerAgentPerSecond.toFixed(0)}`,

@@ -155,13 +155,16 @@ export class Membership {
       inBase.addr = addr;
       inBase.stateSince = now;
       inBase.lastHeard = now;
+      const known = inBase.state === 'alive' && inBase.incarnation >= incarnation;
       this.members.setState(inBase, 'alive', Math.max(incarnation, inBase.incarnation));
       this.self = inBase;
+      // Everyone sharing the base already knows us as we are: nothing to announce.
+      if (!known) this.queue(this.selfUpdate());
     } else {
       this.self = { id, addr, state: 'alive', incarnation, stateSince: now, lastHeard: now };
       this.members.insert(this.self);
+      this.queue(this.selfUpdate());
     }
-    this.queue(this.selfUpdate());
     this.nextProbeAt = now + Math.floor(random() * options.probeIntervalMs);
     this.nextReapAt = now + 1000;
   }

@@ -180,10 +180,10 @@ function runSteady(o: Options): {
     DEFAULT_MEMBERSHIP_OPTIONS,
     () => shared,
   );
-  sim.runUntil(START + 5000);
+  sim.runUntil(START + 3000);
   sim.countBytes = true;
   const measureMs = 20_000;
-  sim.runUntil(START + 5000 + measureMs);
+  sim.runUntil(START + 3000 + measureMs);
   let bytes = 0;
   for (const a of sim.agents) bytes += a.bytesSent;
   if (shared.digest(START + 60_000, 256).root !== before)

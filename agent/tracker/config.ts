@@ -54,7 +54,11 @@ export function buildHttpTrackerConfig(raw: RawHttpTrackerFlags, ttlMs: number):
   if (mode !== 'on' && mode !== 'off') {
     throw new ConfigError(`--tracker: "${mode}" is not one of on, off`);
   }
-  const intervalMs = parseDuration(raw.trackerInterval ?? d.trackerInterval, '--tracker-interval');
+  // Unset: the default, capped at half the TTL, so a short --ttl alone is a valid config.
+  const intervalMs =
+    raw.trackerInterval === undefined
+      ? Math.max(1000, Math.min(parseDuration(d.trackerInterval, '--tracker-interval'), ttlMs / 2))
+      : parseDuration(raw.trackerInterval, '--tracker-interval');
   if (intervalMs < 1000 || intervalMs * 2 > ttlMs) {
     throw new ConfigError(
       `--tracker-interval: must be 1s or more and at most half of --ttl (${ttlMs / 1000}s)`,
@@ -109,9 +113,8 @@ export function addHttpTrackerFlags(cmd: Command): Command {
     .addOption(
       f(
         '--tracker-interval <duration>',
-        're-announce interval told to BitTorrent clients (at most half of --ttl)',
+        `re-announce interval told to BitTorrent clients, at most half of --ttl (default: ${d.trackerInterval}, or half of --ttl if shorter)`,
         'BTAGENT_TRACKER_INTERVAL',
-        d.trackerInterval,
       ),
     )
     .addOption(

@@ -178,9 +178,16 @@ function registerRun(program: Command): void {
     .action(async (flags: RawAgentFlags) => {
       const config = buildConfig(flags);
       const log = createLogger(config.logLevel, config.nodeId);
-      const agent = await Agent.start(config, log);
+      // Handlers go in before the start: a supervisor may signal as soon as it reads the
+      // "listening" line, which is logged inside Agent.start.
+      let agent: Agent | undefined;
+      let pending: string | undefined;
       let signals = 0;
       const onSignal = (signal: string): void => {
+        if (agent === undefined) {
+          pending = signal; // stop once started
+          return;
+        }
         if (++signals > 1) process.exit(EXIT.failure);
         log.info({ signal }, 'signal received');
         // The stop is bounded by its grace period; this is the backstop.
@@ -195,6 +202,8 @@ function registerRun(program: Command): void {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      agent = await Agent.start(config, log);
+      if (pending !== undefined) onSignal(pending);
     });
 }
 

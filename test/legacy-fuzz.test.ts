@@ -256,7 +256,13 @@ function cpuSecondsOf(pid: number): number {
 }
 
 function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return 0; // the agent has exited; the assertions after the run report it
+  }
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m === null ? 0 : Number(m[1]) * 1024;
 }
 
@@ -302,8 +308,11 @@ describe('legacy protocol fuzz', () => {
         }
       }
     };
-    await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
-    clearInterval(sampler);
+    try {
+      await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
+    } finally {
+      clearInterval(sampler); // never left running into other suites, even on a timeout
+    }
     peakRss = Math.max(peakRss, rssOf(a.child.pid!));
     const seconds = (Date.now() - started) / 1000;
     const agentCpu = cpuSecondsOf(a.child.pid!);
@@ -353,5 +362,5 @@ describe('legacy protocol fuzz', () => {
     // Every case was seen by the agent's port and most bad ones were refused with a reason.
     const rejected = (counters as { rejected: Record<string, number> }).rejected;
     expect(Object.values(rejected).reduce((s, n) => s + n, 0)).toBeGreaterThan(CASES * 0.2);
-  }, 170_000);
+  }, 400_000); // ~2 min on an idle 2-core machine; generous for a loaded CI host
 });

@@ -115,6 +115,24 @@ describe('Tracker announce', () => {
     expect(compact(announce('10.0.0.3', 6883).peers)).toEqual(['10.0.0.2:6882']);
   });
 
+  it('does not re-store an unchanged announce repeated within min interval', () => {
+    const { replica, tracker, announce, tick } = setup();
+    const changes: number[] = [];
+    replica.onChange((_k, r) => changes.push(r.lastSeen));
+    announce('10.0.0.1', 6881);
+    tick(5000);
+    announce('10.0.0.1', 6881); // same peer, same left, 5 s later: nothing new to spread
+    expect(changes).toHaveLength(1);
+    expect(tracker.counters.coalesced).toBe(1);
+    announce('10.0.0.1', 6881, '&left=3'); // progress is news
+    tick(15_000);
+    announce('10.0.0.1', 6881, '&left=3'); // past min interval: refreshed
+    tick(1);
+    announce('10.0.0.1', 6881, '&left=3&event=completed'); // events always count
+    expect(changes).toHaveLength(4);
+    expect(replica.store.get(KEY, '10.0.0.1:6881')?.lastSeen).toBe(changes[3]);
+  });
+
   it('expires a client that stops announcing after the Store TTL', () => {
     const { announce, tick } = setup();
     announce('10.0.0.1', 6881);

@@ -76,6 +76,8 @@ export interface TrackerOutcome {
 /** Counters by outcome, read by status and tests. */
 export interface TrackerCounters {
   announces: number;
+  /** Announces that repeated a record stored less than `min interval` ago (not re-stored). */
+  coalesced: number;
   scrapes: number;
   failures: Record<string, number>;
 }
@@ -104,7 +106,7 @@ function peerOf(r: ProviderRecord): TrackerPeer {
 
 /** The tracker endpoint's logic over one Replica. */
 export class Tracker {
-  readonly counters: TrackerCounters = { announces: 0, scrapes: 0, failures: {} };
+  readonly counters: TrackerCounters = { announces: 0, coalesced: 0, scrapes: 0, failures: {} };
   /** Completions reported to this agent per info hash (BEP 48 `downloaded`), bounded. */
   private readonly downloaded = new Map<InfoHashKey, number>();
 
@@ -165,11 +167,13 @@ export class Tracker {
       if (refusal !== undefined) throw new TrackerRequestError('foreign_addr', refusal);
     }
     try {
-      this.replica.announce(
-        req.infoHash,
-        { addr, peerId: req.peerId, left: req.left },
-        req.event === 'stopped',
-      );
+      if (!this.isRepeat(req, addr)) {
+        this.replica.announce(
+          req.infoHash,
+          { addr, peerId: req.peerId, left: req.left },
+          req.event === 'stopped',
+        );
+      } else this.counters.coalesced++;
     } catch (err) {
       if (err instanceof ResourceExhaustedError) {
         throw new TrackerRequestError('tracker_full', err.message);
@@ -204,6 +208,25 @@ export class Tracker {
     if (this.guard !== undefined && !this.guard.allow(plainIp(observedIp))) {
       throw new TrackerRequestError('rate_limited', 'too many requests from this address');
     }
+  }
+
+  /**
+   * An announce that changes nothing this agent stored less than `min interval`
+   * ago: same peer, same `left`, live, no event. Storing it again would only sign
+   * and gossip a new timestamp cluster-wide; the held one is young enough (well
+   * inside the TTL) that skipping it cannot let the record expire early.
+   */
+  private isRepeat(req: AnnounceRequest, addr: string): boolean {
+    if (req.event !== '' && req.event !== 'paused') return false;
+    const held = this.replica.store.get(req.infoHash, addr);
+    return (
+      held !== undefined &&
+      !held.removed &&
+      held.origin === this.replica.nodeId &&
+      held.peerId === req.peerId &&
+      held.left === req.left &&
+      this.replica.now() - held.lastSeen < this.options.minIntervalSec * 1000
+    );
   }
 
   private counts(live: readonly ProviderRecord[]): { complete: number; incomplete: number } {

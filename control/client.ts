@@ -1,4 +1,4 @@
-import { Metadata, status, type ServiceError, type Client } from '@grpc/grpc-js';
+import { status, type Client } from '@grpc/grpc-js';
 import { MemberState } from '../generated/btoverlay/v1/cluster.js';
 import {
   ControlClient,
@@ -8,6 +8,7 @@ import {
 } from '../generated/btoverlay/v1/control.js';
 import { OverlayClient } from '../generated/btoverlay/v1/overlay.js';
 import type { Provider as WireProvider } from '../generated/btoverlay/v1/provider.js';
+import { AgentCallError, unaryCaller } from './call.js';
 import { createHealthClient, type HealthStatus } from './health.js';
 import { clientChannel, type ClientTls } from './tls.js';
 
@@ -98,21 +99,8 @@ export interface ConnectOptions {
   tls?: ClientTls | undefined;
 }
 
-/** A failed call: the agent answered with an error status, or could not be reached. */
-export class AgentCallError extends Error {
-  override name = 'AgentCallError';
-  constructor(
-    readonly node: string,
-    readonly code: status,
-    readonly details: string,
-  ) {
-    super(`${node}: ${status[code] ?? code}: ${details}`);
-  }
-  /** The agent was unreachable (or did not answer in time) rather than refusing. */
-  get unreachable(): boolean {
-    return this.code === status.UNAVAILABLE || this.code === status.DEADLINE_EXCEEDED;
-  }
-}
+// Re-exported: callers of the library catch it from here.
+export { AgentCallError } from './call.js';
 
 /** A typed client of one agent. Stateless apart from its gRPC channels. */
 export interface AgentClient {
@@ -139,8 +127,6 @@ function fromWire(p: WireProvider): Provider {
   };
 }
 
-type Callback<T> = (err: ServiceError | null, res?: T) => void;
-
 /** Connects to an agent at "host:port" (no I/O until the first call). */
 export function connect(node: string, options: ConnectOptions = {}): AgentClient {
   const timeoutMs = options.timeoutMs ?? 3000;
@@ -150,16 +136,7 @@ export function connect(node: string, options: ConnectOptions = {}): AgentClient
   const health = createHealthClient(node, creds, channelOptions);
   const clients: Client[] = [overlay, control, health];
 
-  function call<T>(
-    fn: (md: Metadata, opts: { deadline: number }, cb: Callback<T>) => void,
-  ): Promise<T> {
-    return new Promise((resolve, reject) => {
-      fn(new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err !== null) reject(new AgentCallError(node, err.code, err.details || err.message));
-        else resolve(res as T);
-      });
-    });
-  }
+  const call = unaryCaller(node, timeoutMs);
 
   return {
     node,

@@ -2,7 +2,7 @@
  * A typed client of an agent's Torrents service (btoverlay.v1.Torrents). Stateless apart
  * from its gRPC channel; errors are AgentCallError like the rest of the client library.
  */
-import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import {
   DiscoveryMode,
   TorrentState,
@@ -10,7 +10,8 @@ import {
   type Torrent as WireTorrent,
   type TorrentsWatchResponse,
 } from '../generated/btoverlay/v1/torrents.js';
-import { AgentCallError, type ConnectOptions } from './client.js';
+import { AgentCallError, callError, unaryCaller } from './call.js';
+import type { ConnectOptions } from './client.js';
 import { clientChannel } from './tls.js';
 
 /** Where a torrent finds peers. */
@@ -130,24 +131,13 @@ export function torrentFromWire(t: WireTorrent): TorrentInfo {
   };
 }
 
-type Callback<T> = (err: ServiceError | null, res?: T) => void;
-
 /** Connects to the Torrents service of the agent at "host:port" (no I/O until a call). */
 export function connectTorrents(node: string, options: ConnectOptions = {}): TorrentsApi {
   const timeoutMs = options.timeoutMs ?? 3000;
   const { creds, options: channelOptions } = clientChannel(options.tls);
   const client = new GrpcTorrentsClient(node, creds, channelOptions);
 
-  function call<T>(
-    fn: (md: Metadata, opts: { deadline: number }, cb: Callback<T>) => void,
-  ): Promise<T> {
-    return new Promise((resolve, reject) => {
-      fn(new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err !== null) reject(new AgentCallError(node, err.code, err.details || err.message));
-        else resolve(res as T);
-      });
-    });
-  }
+  const call = unaryCaller(node, timeoutMs);
   const one = async (p: Promise<{ torrent?: WireTorrent }>): Promise<TorrentInfo> => {
     const r = await p;
     if (r.torrent === undefined)
@@ -191,7 +181,7 @@ export function connectTorrents(node: string, options: ConnectOptions = {}): Tor
         });
         stream.on('error', (err: ServiceError) => {
           if (cancelled && err.code === status.CANCELLED) resolve();
-          else reject(new AgentCallError(node, err.code, err.details || err.message));
+          else reject(callError(node, err));
         });
         stream.on('end', () => resolve());
       });

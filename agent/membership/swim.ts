@@ -1,5 +1,12 @@
 import { MemberBase, MemberTable } from './table.js';
-import { isActive, supersedes, type Member, type MemberState, type MemberUpdate } from './types.js';
+import {
+  isActive,
+  memberFromUpdate,
+  supersedes,
+  type Member,
+  type MemberState,
+  type MemberUpdate,
+} from './types.js';
 
 /**
  * Timing and bounds of SWIM failure detection. Defaults in DEFAULT_MEMBERSHIP_OPTIONS.
@@ -312,14 +319,7 @@ export class Membership {
       // Learning of a dead member we never knew adds nothing but memory.
       if (!isActive(u.state)) return 'ignored';
       if (this.members.size >= this.options.maxMembers) return 'ignored';
-      const fresh: Member = {
-        id: u.id,
-        addr: u.addr,
-        state: u.state,
-        incarnation: u.incarnation,
-        stateSince: now,
-        lastHeard: now,
-      };
+      const fresh = memberFromUpdate(u, now);
       this.members.insert(fresh);
       this.reaped.delete(u.id);
       if (u.state === 'suspect') this.startSuspicion(fresh, u.reporter, now);

@@ -1,5 +1,11 @@
 import { hash64 } from '../store/digest.js';
-import { isActive, type Member, type MemberState, type MemberUpdate } from './types.js';
+import {
+  isActive,
+  memberFromUpdate,
+  type Member,
+  type MemberState,
+  type MemberUpdate,
+} from './types.js';
 
 /**
  * A frozen starting view that many tables can share (copy-on-write). An agent
@@ -19,17 +25,7 @@ export class MemberBase {
     let lo = 0;
     for (const u of updates) {
       if (!isActive(u.state) || byId.has(u.id)) continue;
-      byId.set(
-        u.id,
-        Object.freeze({
-          id: u.id,
-          addr: u.addr,
-          state: u.state,
-          incarnation: u.incarnation,
-          stateSince: now,
-          lastHeard: now,
-        }),
-      );
+      byId.set(u.id, Object.freeze(memberFromUpdate(u, now)));
       const [h1, h2] = hash64(u.id);
       hi ^= h1;
       lo ^= h2;

@@ -37,6 +37,18 @@ export interface Member {
   lastHeard: number;
 }
 
+/** The entry of a member first learned (from `u`) at `now`: it entered its state and was heard of then. */
+export function memberFromUpdate(u: MemberUpdate, now: number): Member {
+  return {
+    id: u.id,
+    addr: u.addr,
+    state: u.state,
+    incarnation: u.incarnation,
+    stateSince: now,
+    lastHeard: now,
+  };
+}
+
 /**
  * Whether update (inc, state) supersedes what is held (curInc, curState): greater
  * incarnation, or equal incarnation and a later state. A total order on

@@ -142,6 +142,20 @@ export class GossipDriver {
   private handleDatagram(messages: ClusterMessage[]): void {
     if (this.stopped) return;
     this.options.observe?.('in', messages);
+    this.dispatch(this.receiveAll(messages, 'datagram'));
+    this.schedule();
+  }
+
+  /**
+   * Feeds received messages (at most MAX_MESSAGES_PER_EXCHANGE) to the node and returns
+   * what it wants sent. A message that fails validation is dropped and logged; the rest
+   * of the batch still counts. `from` names the sender in the log (default: its fromAddr).
+   */
+  private receiveAll(
+    messages: ClusterMessage[],
+    what: 'datagram' | 'reply',
+    from?: string,
+  ): Outbound[] {
     const now = this.clock();
     const out: Outbound[] = [];
     for (const m of messages.slice(0, MAX_MESSAGES_PER_EXCHANGE)) {
@@ -149,11 +163,10 @@ export class GossipDriver {
         out.push(...this.node.receive(envelopeFromWire(m, this.options.limits), now));
       } catch (err) {
         if (!(err instanceof InvalidArgumentError)) throw err;
-        this.log.debug({ err: err.message, from: m.fromAddr }, 'cluster datagram dropped');
+        this.log.debug({ err: err.message, from: from ?? m.fromAddr }, `cluster ${what} dropped`);
       }
     }
-    this.dispatch(out);
-    this.schedule();
+    return out;
   }
 
   /**
@@ -251,17 +264,7 @@ export class GossipDriver {
       .exchange(messages, this.options.rpcTimeoutMs)
       .then((replies) => {
         if (this.stopped) return;
-        const now = this.clock();
-        const out: Outbound[] = [];
-        for (const m of replies.slice(0, MAX_MESSAGES_PER_EXCHANGE)) {
-          try {
-            out.push(...this.node.receive(envelopeFromWire(m, this.options.limits), now));
-          } catch (err) {
-            if (!(err instanceof InvalidArgumentError)) throw err;
-            this.log.debug({ err: err.message, from: addr }, 'cluster reply dropped');
-          }
-        }
-        this.dispatch(out);
+        this.dispatch(this.receiveAll(replies, 'reply', addr));
         this.schedule();
       })
       .catch((err: unknown) => {

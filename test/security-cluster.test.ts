@@ -1,10 +1,6 @@
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import {
-  ClusterClient,
-  type ExchangeRequest,
-  type ExchangeResponse,
-} from '../generated/btoverlay/v1/cluster.js';
+import type { ExchangeRequest } from '../generated/btoverlay/v1/cluster.js';
 import { ClusterAuthenticator } from '../agent/security/cluster-auth.js';
 import { parseClusterKeys } from '../agent/security/cluster-key.js';
 import { sealBatch } from '../agent/transport/cluster-seal.js';
@@ -15,7 +11,7 @@ import {
   startAgent,
   type AgentProcess,
 } from './helpers/agent-process.js';
-import { tempDir, writeKeyFile } from './helpers/security.js';
+import { clusterExchange, tempDir, writeKeyFile } from './helpers/security.js';
 
 /**
  * Cluster authentication (--cluster-key): a keyless agent and an agent with the
@@ -28,17 +24,6 @@ const K1 = randomBytes(32).toString('hex');
 const K2 = randomBytes(32).toString('hex');
 const K3 = randomBytes(32).toString('hex');
 const FAST = ['--probe-interval', '200ms', '--probe-timeout', '100ms', '--gossip-interval', '50ms'];
-
-function exchange(addr: string, req: ExchangeRequest): Promise<ExchangeResponse> {
-  const c = new ClusterClient(addr, credentials.createInsecure());
-  return new Promise<ExchangeResponse>((resolve, reject) =>
-    c.exchange(req, new Metadata(), { deadline: Date.now() + 3000 }, (err, res) => {
-      c.close();
-      if (err !== null) reject(err);
-      else resolve(res!);
-    }),
-  ).finally(() => c.close());
-}
 
 const ping = (fromId: string, fromAddr: string) => ({
   fromId,
@@ -155,7 +140,7 @@ describe('cluster authentication', () => {
     const auth = new ClusterAuthenticator(parseClusterKeys(K1));
     const msgs = [ping('intruder', '127.0.0.9:1')];
     const code = async (req: ExchangeRequest) =>
-      exchange(a.addr, req).then(
+      clusterExchange(a.addr, req).then(
         () => status.OK,
         (e: ServiceError) => e.code,
       );
@@ -165,7 +150,7 @@ describe('cluster authentication', () => {
     );
     // A valid call is answered, with a sealed reply.
     const ok = sealBatch(auth, 'request', msgs, Date.now());
-    const res = await exchange(a.addr, { messages: [], sealed: ok.sealed, auth: ok.auth });
+    const res = await clusterExchange(a.addr, { messages: [], sealed: ok.sealed, auth: ok.auth });
     expect(res.auth?.mac.length).toBe(32);
     // The same bytes again: a replay.
     expect(await code({ messages: [], sealed: ok.sealed, auth: ok.auth })).toBe(
@@ -195,7 +180,7 @@ describe('cluster authentication', () => {
     const auth = new ClusterAuthenticator(parseClusterKeys(K1));
     const s = sealBatch(auth, 'request', [ping('sec-a', a.addr)], Date.now());
     await expect(
-      exchange(c.addr, { messages: [], sealed: s.sealed, auth: s.auth }),
+      clusterExchange(c.addr, { messages: [], sealed: s.sealed, auth: s.auth }),
     ).rejects.toMatchObject({
       code: status.UNAUTHENTICATED,
     });

@@ -1,12 +1,7 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ClusterClient,
-  type ClusterMessage,
-  type ExchangeResponse,
-} from '../generated/btoverlay/v1/cluster.js';
+import type { ClusterMessage } from '../generated/btoverlay/v1/cluster.js';
 import { ClusterAuthenticator } from '../agent/security/cluster-auth.js';
 import { parseClusterKeys } from '../agent/security/cluster-key.js';
 import { IDENTITY_FILE, rawPublicKey } from '../agent/security/identity.js';
@@ -21,7 +16,7 @@ import {
   startAgent,
   type AgentProcess,
 } from './helpers/agent-process.js';
-import { legacyExchange, tempDir, writeKeyFile } from './helpers/security.js';
+import { clusterExchange, legacyExchange, tempDir, writeKeyFile } from './helpers/security.js';
 
 /**
  * Signed provider records: every record an agent originates carries its
@@ -78,12 +73,7 @@ describe('signed provider records', () => {
       push: {},
     };
     const s = sealBatch(auth, 'request', [msg], Date.now());
-    const c = new ClusterClient(addr, credentials.createInsecure());
-    await new Promise<ExchangeResponse>((resolve, reject) =>
-      c.exchange({ messages: [], sealed: s.sealed, auth: s.auth }, new Metadata(), {}, (e, r) =>
-        e ? reject(e) : resolve(r!),
-      ),
-    ).finally(() => c.close());
+    await clusterExchange(addr, { messages: [], sealed: s.sealed, auth: s.auth });
   }
 
   beforeAll(async () => {

@@ -1,9 +1,15 @@
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  ClusterClient,
+  type ExchangeRequest,
+  type ExchangeResponse,
+} from '../../generated/btoverlay/v1/cluster.js';
 
 /** A fresh temporary directory (keys and certificates never live in the repository). */
 export function tempDir(prefix: string): string {
@@ -183,4 +189,18 @@ export function legacyExchange(
     s.setTimeout(3000, () => s.destroy());
     s.write(line);
   });
+}
+
+/**
+ * One plaintext Cluster.Exchange call to `addr`, as another member (or an intruder) would
+ * make it; rejects with the grpc-js ServiceError (its `code` is what the tests check).
+ */
+export function clusterExchange(addr: string, req: ExchangeRequest): Promise<ExchangeResponse> {
+  const c = new ClusterClient(addr, credentials.createInsecure());
+  return new Promise<ExchangeResponse>((resolve, reject) =>
+    c.exchange(req, new Metadata(), { deadline: Date.now() + 3000 }, (err, res) => {
+      if (err !== null) reject(err);
+      else resolve(res!);
+    }),
+  ).finally(() => c.close());
 }

@@ -25,15 +25,11 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { connect, type AgentClient } from '../../control/client.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
+import { numberOption } from './args.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const N = opt('--agents', 20);
-const TRIALS = opt('--trials', 5);
-const IDLE_S = opt('--idle', 30);
+const N = numberOption('--agents', 20);
+const TRIALS = numberOption('--trials', 5);
+const IDLE_S = numberOption('--idle', 30);
 const NETNS_ENV = 'BTBENCH_CONVERGE_NETNS';
 const BTAGENT = join(PACKAGE_ROOT, 'bin', 'btagent.js');
 const PORT = 7400;

@@ -20,15 +20,12 @@ import {
 } from '../../generated/btoverlay/v1/overlay.js';
 import type { Provider, ProviderSet } from '../../generated/btoverlay/v1/provider.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
+import { numberOption } from './args.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const SECONDS = opt('--seconds', 4);
-const ROUNDS = opt('--rounds', 3);
-const CONCURRENCY = opt('--concurrency', 64);
+const SECONDS = numberOption('--seconds', 4);
+const ROUNDS = numberOption('--rounds', 3);
+const CONCURRENCY = numberOption('--concurrency', 64);
 const HASHES = 10_000;
 const PER_HASH = 20;
 

@@ -7,14 +7,10 @@
  */
 import { Store } from '../../agent/store/store.js';
 import type { ProviderRecord } from '../../agent/store/record.js';
+import { numberOption } from './args.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const PROVIDERS = opt('--providers', 1_000_000);
-const PER_HASH = opt('--per-hash', 20);
+const PROVIDERS = numberOption('--providers', 1_000_000);
+const PER_HASH = numberOption('--per-hash', 20);
 const HASHES = Math.ceil(PROVIDERS / PER_HASH);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');

@@ -43,6 +43,8 @@ function arg(name: string, def: number): number {
 const sizeMiB = arg('--size', 512);
 const rounds = arg('--rounds', 3);
 const withLt = !process.argv.includes('--no-libtorrent');
+/** Extra node flags for our downloader, e.g. BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=prof'. */
+const NODE_FLAGS = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -132,6 +134,7 @@ async function main(): Promise<void> {
       const o1 = fresh('out-ours');
       results['btoverlay']!.push(
         await timed(process.execPath, [
+          ...NODE_FLAGS,
           STANDALONE,
           'download',
           torrent,

@@ -95,6 +95,43 @@ describe('WireParser', () => {
     );
   });
 
+  it('with one reused read buffer (transient), the same messages however split (property)', () => {
+    const { bytes, expected } = stream();
+    // Callbacks copy what they keep, as the session does; the parser must copy partial
+    // messages itself because the read buffer is overwritten after every push.
+    const own = (m: WireMessage): WireMessage =>
+      m.type === 'piece'
+        ? { ...m, block: Buffer.from(m.block) }
+        : m.type === 'bitfield'
+          ? { ...m, bits: Buffer.from(m.bits) }
+          : m.type === 'extended'
+            ? { ...m, payload: Buffer.from(m.payload) }
+            : m;
+    fc.assert(
+      fc.property(fc.array(fc.nat(bytes.length), { maxLength: 30 }), (cuts) => {
+        const points = [...new Set(cuts)].sort((a, b) => a - b);
+        const msgs: WireMessage[] = [];
+        const hs: Handshake[] = [];
+        const p = new WireParser(
+          1 << 20,
+          (m) => msgs.push(own(m)),
+          (h) => hs.push(h),
+        );
+        const shared = Buffer.alloc(bytes.length);
+        let prev = 0;
+        for (const c of [...points, bytes.length]) {
+          bytes.copy(shared, 0, prev, c);
+          p.push(shared.subarray(0, c - prev), true);
+          shared.fill(0xee); // the next read overwrites the buffer
+          prev = c;
+        }
+        expect(hs).toEqual([{ infoHash: ih, peerId: pid, fast: true, extended: true }]);
+        expect(msgs).toEqual(expected);
+        expect(p.pending).toBe(0);
+      }),
+    );
+  });
+
   it('rejects a message longer than the cap before buffering it', () => {
     const hs = encodeHandshake(ih, pid, { fast: false, extended: false });
     const big = Buffer.alloc(4);

@@ -227,10 +227,29 @@ export class WireParser {
     return this.buffered;
   }
 
-  push(chunk: Buffer): void {
+  /**
+   * Parses `chunk`. With `transient` the caller reuses the chunk's memory after this call
+   * (a socket's shared read buffer): callbacks see views into it only while they run, and
+   * any unparsed tail (a partial message) is copied out before returning.
+   */
+  push(chunk: Buffer, transient = false): void {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    this.parse();
+    if (transient && this.buffered > 0) this.detachLast();
+  }
+
+  /** Copies the unparsed part of the newest chunk into memory the parser owns. */
+  private detachLast(): void {
+    const last = this.chunks.length - 1;
+    const c = this.chunks[last]!;
+    const start = last === 0 ? this.head : 0;
+    this.chunks[last] = Buffer.from(c.subarray(start));
+    if (last === 0) this.head = 0;
+  }
+
+  private parse(): void {
     if (this.needHandshake) {
       if (this.buffered < HANDSHAKE_LENGTH) {
         if (this.peekByte(0) !== 19) throw new WireProtocolError('bad handshake protocol string');

@@ -73,7 +73,7 @@ function startProcess(
   });
 }
 
-/** One legacy request on its own connection; resolves with the whole reply. */
+/** One legacy request on its own connection; resolves with the whole reply once the server closed. */
 function request(port: number, line: string, localAddress: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, localAddress, noDelay: true });
@@ -81,7 +81,10 @@ function request(port: number, line: string, localAddress: string): Promise<Buff
     socket.on('data', (d: Buffer) => chunks.push(d));
     socket.once('error', reject);
     socket.once('close', () => resolve(Buffer.concat(chunks)));
-    socket.end(line);
+    // As a Go client: write the line and read until the server closes. Half-closing
+    // first would leave every client port in TIME_WAIT for a minute, and past a minute
+    // of thousands of connections a second the driver runs out of ports and stalls.
+    socket.write(line);
   });
 }
 

@@ -73,10 +73,11 @@ export const LIMITS = {
 
 /**
  * Read buffer shared by every outgoing connection (`onread`): a read's bytes are parsed
- * synchronously before the next read starts, so one buffer serves all sockets. 256 KiB:
- * a loopback read usually returns everything queued, several blocks at once.
+ * synchronously before the next read starts, so one buffer serves all sockets. 1 MiB:
+ * a fast (loopback) read returns everything queued, so fewer reads end mid-message (each
+ * such tail is copied out); 1 MiB measured clearly cheaper per GiB than 256 KiB.
  */
-const sharedReadBuffer = Buffer.allocUnsafe(256 * 1024);
+const sharedReadBuffer = Buffer.allocUnsafe(1024 * 1024);
 
 /** Requests sent per refill at least (one write each): fewer syscalls, same pipeline. */
 const REFILL_BATCH = 32;

@@ -276,16 +276,40 @@ export class Agent {
     return agent;
   }
 
-  /** Tombstones every live record this agent accepted (origin = its node id). */
-  private withdrawOwnRecords(): void {
+  /**
+   * Tombstones the live records this agent accepted (origin = its node id), within
+   * `budgetMs` of work: each tombstone is signed and queued for gossip, and tens of
+   * thousands of tracker clients must not hold up the shutdown. It yields to the event
+   * loop between chunks; what is left when the budget runs out expires by the TTL.
+   */
+  private async withdrawOwnRecords(budgetMs: number): Promise<void> {
+    const CHUNK = 500;
+    const started = Date.now();
     const now = this.replica.now();
     const store = this.replica.store;
+    let done = 0;
+    let left = 0;
+    let inChunk = 0;
     for (const key of [...store.keys()]) {
       for (const r of store.records(key, now)) {
-        if (r.origin === this.replica.nodeId && !r.removed) {
-          this.replica.announce(key, { addr: r.addr, peerId: r.peerId, left: r.left }, true);
+        if (r.origin !== this.replica.nodeId || r.removed) continue;
+        if (Date.now() - started > budgetMs) {
+          left++;
+          continue;
+        }
+        this.replica.announce(key, { addr: r.addr, peerId: r.peerId, left: r.left }, true);
+        done++;
+        if (++inChunk >= CHUNK) {
+          inChunk = 0;
+          await new Promise((resolve) => setImmediate(resolve));
         }
       }
+    }
+    if (left > 0) {
+      this.log.warn(
+        { withdrawn: done, left },
+        'shutdown: not every own record withdrawn; the rest expire by TTL',
+      );
     }
   }
 
@@ -305,7 +329,7 @@ export class Agent {
       await this.torrents?.stop();
       // Graceful leave first, while the port still answers: tombstone what this
       // agent announced, spread `left` with it, then stop gossiping.
-      this.withdrawOwnRecords();
+      await this.withdrawOwnRecords(this.config.shutdownGraceMs / 2);
       await this.driver?.leave();
       this.driver?.stop();
       this.grpc.setNotServing();

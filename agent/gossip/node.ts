@@ -490,11 +490,15 @@ export class GossipNode {
     return list;
   }
 
+  /**
+   * Makes room in a full queue: drops the most-sent tenth at once (ties: the oldest
+   * first). One sort per maxQueuedRecords/10 inserts — a scan of the whole queue on
+   * every insert made a burst of announces quadratic.
+   */
   private dropMostSent(): void {
-    let worst: [string, QueuedRecord] | undefined;
-    for (const e of this.queue)
-      if (worst === undefined || e[1].transmits > worst[1].transmits) worst = e;
-    if (worst !== undefined) this.queue.delete(worst[0]);
+    const n = Math.max(1, Math.floor(this.options.maxQueuedRecords / 10));
+    const entries = [...this.queue].sort((a, b) => b[1].transmits - a[1].transmits);
+    for (let i = 0; i < n && i < entries.length; i++) this.queue.delete(entries[i]![0]);
   }
 }
 

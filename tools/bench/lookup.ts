@@ -130,6 +130,9 @@ async function main(): Promise<void> {
     '127.0.0.1:0',
     '--log-level',
     'info',
+    // Records must outlive the whole run (fill + rounds), however slow the machine is.
+    '--ttl',
+    '1h',
   ]);
   const bare = await startProcess([fileURLToPath(import.meta.url), '--serve-bare']);
   const agentClient = new OverlayClient(agent.addr, credentials.createInsecure());

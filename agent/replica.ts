@@ -65,7 +65,28 @@ export class Replica {
    * stamped with this agent's time and node id. Returns the stored record.
    */
   announce(key: InfoHashKey, provider: AnnouncedProvider, removed = false): ProviderRecord {
-    let record: ProviderRecord = {
+    let record = this.stamp(provider, removed);
+    if (this.security !== undefined) record = this.security.signer.sign(key, record);
+    return this.storeOwn(key, record);
+  }
+
+  /**
+   * As `announce`, but signs on the thread pool (RecordSigner.signAsync) so that a
+   * busy endpoint's event loop does not do the Ed25519 work. The record is stamped
+   * with the time of the call; the promise settles once it is stored (or refused).
+   */
+  async announceAsync(
+    key: InfoHashKey,
+    provider: AnnouncedProvider,
+    removed = false,
+  ): Promise<ProviderRecord> {
+    let record = this.stamp(provider, removed);
+    if (this.security !== undefined) record = await this.security.signer.signAsync(key, record);
+    return this.storeOwn(key, record);
+  }
+
+  private stamp(provider: AnnouncedProvider, removed: boolean): ProviderRecord {
+    return {
       addr: provider.addr,
       peerId: provider.peerId,
       left: provider.left,
@@ -73,7 +94,9 @@ export class Replica {
       origin: this.nodeId,
       removed,
     };
-    if (this.security !== undefined) record = this.security.signer.sign(key, record);
+  }
+
+  private storeOwn(key: InfoHashKey, record: ProviderRecord): ProviderRecord {
     const outcome = this.apply(key, record, '');
     if (outcome === 'info_hash_limit') {
       throw new ResourceExhaustedError(

@@ -39,6 +39,20 @@ function send(res: ServerResponse, out: TrackerOutcome): void {
   res.end(out.body);
 }
 
+/**
+ * A bug, not bad input (Tracker.announce settles with a failure reply for that):
+ * answer 500 and close rather than leave the client waiting, and keep the agent up.
+ */
+function internalError(res: ServerResponse, err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+  res.end(`internal error: ${message.slice(0, 200)}\n`);
+}
+
 /** The routes, by path, to register on the HTTP handler. */
 export function trackerRoutes(
   tracker: Tracker,
@@ -47,9 +61,13 @@ export function trackerRoutes(
   return {
     [ANNOUNCE_PATH]: (req, res) => {
       if (!allowed(req, res)) return;
-      const out = tracker.announce(queryOf(req), req.socket.remoteAddress ?? '');
-      hooks.announce?.(out.event, out.result);
-      send(res, out);
+      tracker.announce(queryOf(req), req.socket.remoteAddress ?? '').then(
+        (out) => {
+          hooks.announce?.(out.event, out.result);
+          send(res, out);
+        },
+        (err: unknown) => internalError(res, err),
+      );
     },
     [SCRAPE_PATH]: (req, res) => {
       if (!allowed(req, res)) return;

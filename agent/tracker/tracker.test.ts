@@ -43,24 +43,32 @@ function setup(options: Partial<TrackerOptions> = {}, maxInfoHashes = 1000, guar
   let now = 1_800_000_000_000;
   const replica = new Replica(new Store({ maxInfoHashes }), 'node-a', () => now);
   const tracker = new Tracker(replica, { ...DEFAULT_TRACKER_OPTIONS, ...options }, guard);
-  const announce = (ip: string, port: number, extra = '', peer = port, hash = IH): Reply =>
+  const announce = async (
+    ip: string,
+    port: number,
+    extra = '',
+    peer = port,
+    hash = IH,
+  ): Promise<Reply> =>
     decode(
-      tracker.announce(
-        `info_hash=${esc(hash)}&peer_id=-XX0001-${String(peer).padStart(12, '0')}&port=${port}&uploaded=0&downloaded=0${extra.includes('left=') ? '' : '&left=10'}${extra}`,
-        ip,
+      (
+        await tracker.announce(
+          `info_hash=${esc(hash)}&peer_id=-XX0001-${String(peer).padStart(12, '0')}&port=${port}&uploaded=0&downloaded=0${extra.includes('left=') ? '' : '&left=10'}${extra}`,
+          ip,
+        )
       ).body,
     );
   return { replica, tracker, announce, tick: (ms: number) => (now += ms), now: () => now };
 }
 
 describe('Tracker announce', () => {
-  it("registers the requester's observed IP and port and returns the others, newest first", () => {
+  it("registers the requester's observed IP and port and returns the others, newest first", async () => {
     const { replica, announce, tick } = setup();
-    expect(compact(announce('10.0.0.1', 6881, '&event=started').peers)).toEqual([]);
+    expect(compact((await announce('10.0.0.1', 6881, '&event=started')).peers)).toEqual([]);
     tick(1000);
-    announce('::ffff:10.0.0.2', 6882, '&left=0');
+    await announce('::ffff:10.0.0.2', 6882, '&left=0');
     tick(1000);
-    const r = announce('10.0.0.3', 6883);
+    const r = await announce('10.0.0.3', 6883);
     expect(compact(r.peers)).toEqual(['10.0.0.2:6882', '10.0.0.1:6881']);
     expect(r).toMatchObject({ interval: 30, complete: 1, incomplete: 2 });
     expect(replica.lookup(KEY, 0).map((p) => [p.addr, p.origin, p.left])).toEqual([
@@ -71,13 +79,13 @@ describe('Tracker announce', () => {
     expect(replica.lookup(KEY, 0)[2].peerId).toBe('-XX0001-000000006881');
   });
 
-  it('hands out providers learned from anywhere, but not peer-id-less overlay addresses', () => {
+  it('hands out providers learned from anywhere, but not peer-id-less overlay addresses', async () => {
     const { replica, announce } = setup();
     replica.announce(KEY, { addr: '10.1.0.1:51413', peerId: '-TR3000-abcdefghijkl', left: 0 });
     replica.announce(KEY, { addr: '10.1.0.2:6000', peerId: '', left: 0 });
     replica.announce(KEY, { addr: 'seed.example:6881', peerId: '-LT1000-abcdefghijkl', left: 0 });
-    expect(compact(announce('10.0.0.1', 6881).peers)).toEqual(['10.1.0.1:51413']);
-    const dict = announce('10.0.0.1', 6881, '&compact=0').peers as {
+    expect(compact((await announce('10.0.0.1', 6881)).peers)).toEqual(['10.1.0.1:51413']);
+    const dict = (await announce('10.0.0.1', 6881, '&compact=0')).peers as {
       ip: Uint8Array;
       port: number;
     }[];
@@ -87,7 +95,7 @@ describe('Tracker announce', () => {
     ]);
   });
 
-  it('returns numwant peers, 50 by default, never more than the cap', () => {
+  it('returns numwant peers, 50 by default, never more than the cap', async () => {
     const { replica, announce } = setup({ maxNumwant: 80 });
     for (let i = 0; i < 120; i++) {
       replica.announce(KEY, {
@@ -96,57 +104,57 @@ describe('Tracker announce', () => {
         left: 1,
       });
     }
-    expect(compact(announce('10.0.0.1', 1).peers)).toHaveLength(50);
-    expect(compact(announce('10.0.0.1', 1, '&numwant=7').peers)).toHaveLength(7);
-    expect(compact(announce('10.0.0.1', 1, '&numwant=1000').peers)).toHaveLength(80);
-    expect(compact(announce('10.0.0.1', 1, '&numwant=0').peers)).toHaveLength(0);
+    expect(compact((await announce('10.0.0.1', 1)).peers)).toHaveLength(50);
+    expect(compact((await announce('10.0.0.1', 1, '&numwant=7')).peers)).toHaveLength(7);
+    expect(compact((await announce('10.0.0.1', 1, '&numwant=1000')).peers)).toHaveLength(80);
+    expect(compact((await announce('10.0.0.1', 1, '&numwant=0')).peers)).toHaveLength(0);
   });
 
-  it('stopped writes a tombstone: the peer is gone from lookups and replies', () => {
+  it('stopped writes a tombstone: the peer is gone from lookups and replies', async () => {
     const { replica, announce, tick } = setup();
-    announce('10.0.0.1', 6881);
+    await announce('10.0.0.1', 6881);
     tick(10);
-    announce('10.0.0.2', 6882);
+    await announce('10.0.0.2', 6882);
     tick(10);
-    const r = announce('10.0.0.1', 6881, '&event=stopped');
+    const r = await announce('10.0.0.1', 6881, '&event=stopped');
     expect(compact(r.peers)).toEqual([]);
     expect(replica.lookup(KEY, 0).map((p) => p.addr)).toEqual(['10.0.0.2:6882']);
     expect(replica.store.get(KEY, '10.0.0.1:6881')?.removed).toBe(true);
-    expect(compact(announce('10.0.0.3', 6883).peers)).toEqual(['10.0.0.2:6882']);
+    expect(compact((await announce('10.0.0.3', 6883)).peers)).toEqual(['10.0.0.2:6882']);
   });
 
-  it('does not re-store an unchanged announce repeated within min interval', () => {
+  it('does not re-store an unchanged announce repeated within min interval', async () => {
     const { replica, tracker, announce, tick } = setup();
     const changes: number[] = [];
     replica.onChange((_k, r) => changes.push(r.lastSeen));
-    announce('10.0.0.1', 6881);
+    await announce('10.0.0.1', 6881);
     tick(5000);
-    announce('10.0.0.1', 6881); // same peer, same left, 5 s later: nothing new to spread
+    await announce('10.0.0.1', 6881); // same peer, same left, 5 s later: nothing new to spread
     expect(changes).toHaveLength(1);
     expect(tracker.counters.coalesced).toBe(1);
-    announce('10.0.0.1', 6881, '&left=3'); // progress is news
+    await announce('10.0.0.1', 6881, '&left=3'); // progress is news
     tick(15_000);
-    announce('10.0.0.1', 6881, '&left=3'); // past min interval: refreshed
+    await announce('10.0.0.1', 6881, '&left=3'); // past min interval: refreshed
     tick(1);
-    announce('10.0.0.1', 6881, '&left=3&event=completed'); // events always count
+    await announce('10.0.0.1', 6881, '&left=3&event=completed'); // events always count
     expect(changes).toHaveLength(4);
     expect(replica.store.get(KEY, '10.0.0.1:6881')?.lastSeen).toBe(changes[3]);
   });
 
-  it('expires a client that stops announcing after the Store TTL', () => {
+  it('expires a client that stops announcing after the Store TTL', async () => {
     const { announce, tick } = setup();
-    announce('10.0.0.1', 6881);
+    await announce('10.0.0.1', 6881);
     tick(89_000);
-    expect(compact(announce('10.0.0.2', 6882).peers)).toEqual(['10.0.0.1:6881']);
+    expect(compact((await announce('10.0.0.2', 6882)).peers)).toEqual(['10.0.0.1:6881']);
     tick(2000);
-    expect(compact(announce('10.0.0.3', 6883).peers)).toEqual(['10.0.0.2:6882']);
+    expect(compact((await announce('10.0.0.3', 6883)).peers)).toEqual(['10.0.0.2:6882']);
   });
 
-  it('honours ip only from loopback or when trusted, and refuses a bad one', () => {
+  it('honours ip only from loopback or when trusted, and refuses a bad one', async () => {
     const { replica, announce } = setup();
-    announce('10.0.0.9', 6881, '&ip=10.9.9.9');
-    announce('127.0.0.1', 6882, '&ip=10.8.8.8');
-    announce('::1', 6883, '&ip=2001:db8::7');
+    await announce('10.0.0.9', 6881, '&ip=10.9.9.9');
+    await announce('127.0.0.1', 6882, '&ip=10.8.8.8');
+    await announce('::1', 6883, '&ip=2001:db8::7');
     expect(
       replica
         .lookup(KEY, 0)
@@ -154,16 +162,18 @@ describe('Tracker announce', () => {
         .sort(),
     ).toEqual(['10.0.0.9:6881', '10.8.8.8:6882', '[2001:db8::7]:6883']);
     expect(
-      Buffer.from(announce('127.0.0.1', 1, '&ip=not a host!')['failure reason']!).toString(),
+      Buffer.from(
+        (await announce('127.0.0.1', 1, '&ip=not a host!'))['failure reason']!,
+      ).toString(),
     ).toMatch(/^ip must be/);
     const trusted = setup({ trustIp: true });
-    trusted.announce('10.0.0.9', 6881, '&ip=10.9.9.9');
+    await trusted.announce('10.0.0.9', 6881, '&ip=10.9.9.9');
     expect(trusted.replica.lookup(KEY, 0).map((p) => p.addr)).toEqual(['10.9.9.9:6881']);
   });
 
-  it('answers bad requests with a failure reason and counts them', () => {
+  it('answers bad requests with a failure reason and counts them', async () => {
     const { tracker } = setup();
-    const out = tracker.announce('info_hash=short&peer_id=x&port=1&left=0', '10.0.0.1');
+    const out = await tracker.announce('info_hash=short&peer_id=x&port=1&left=0', '10.0.0.1');
     expect(out.result).toBe('bad_info_hash');
     expect(Buffer.from(decode(out.body)['failure reason']!).toString()).toBe(
       'info_hash must be 20 bytes, got 5',
@@ -171,17 +181,17 @@ describe('Tracker announce', () => {
     expect(tracker.counters.failures).toEqual({ bad_info_hash: 1 });
   });
 
-  it('says the tracker is full when the Store holds its maximum of info hashes', () => {
+  it('says the tracker is full when the Store holds its maximum of info hashes', async () => {
     const { announce } = setup({}, 1);
-    expect(announce('10.0.0.1', 1)['failure reason']).toBeUndefined();
+    expect((await announce('10.0.0.1', 1))['failure reason']).toBeUndefined();
     const other = Buffer.alloc(20, 7);
-    const r = announce('10.0.0.1', 1, '', 1, other);
+    const r = await announce('10.0.0.1', 1, '', 1, other);
     expect(Buffer.from(r['failure reason']!).toString()).toMatch(/maximum of 1 info hashes/);
   });
 });
 
 describe('Tracker with the security layer', () => {
-  it('refuses over the per-source rate and a foreign ip, with failure reasons', () => {
+  it('refuses over the per-source rate and a foreign ip, with failure reasons', async () => {
     let clock = 0;
     const limiter = new RateLimiter({ ratePerSec: 1, burst: 3, maxSources: 100 });
     const guard: TrackerGuard = {
@@ -197,16 +207,16 @@ describe('Tracker with the security layer', () => {
     };
     const { tracker, announce, replica, now } = setup({ trustIp: true }, 1000, guard);
     clock = now();
-    expect(announce('10.0.0.1', 1)['failure reason']).toBeUndefined();
-    const foreign = announce('10.0.0.1', 2, '&ip=10.9.9.9');
+    expect((await announce('10.0.0.1', 1))['failure reason']).toBeUndefined();
+    const foreign = await announce('10.0.0.1', 2, '&ip=10.9.9.9');
     expect(Buffer.from(foreign['failure reason']!).toString()).toMatch(/10\.9\.9\.9/);
-    expect(announce('10.0.0.1', 3, '&ip=10.0.0.1')['failure reason']).toBeUndefined();
-    const limited = announce('10.0.0.1', 4);
+    expect((await announce('10.0.0.1', 3, '&ip=10.0.0.1'))['failure reason']).toBeUndefined();
+    const limited = await announce('10.0.0.1', 4);
     expect(Buffer.from(limited['failure reason']!).toString()).toBe(
       'too many requests from this address',
     );
     expect(tracker.scrape(`info_hash=${esc(IH)}`, '10.0.0.1').result).toBe('rate_limited');
-    expect(announce('10.0.0.2', 5)['failure reason']).toBeUndefined();
+    expect((await announce('10.0.0.2', 5))['failure reason']).toBeUndefined();
     expect(
       replica
         .lookup(KEY, 0)
@@ -218,13 +228,13 @@ describe('Tracker with the security layer', () => {
 });
 
 describe('Tracker scrape', () => {
-  it('counts live seeders, leechers and completions reported here (BEP 48)', () => {
+  it('counts live seeders, leechers and completions reported here (BEP 48)', async () => {
     const { tracker, announce } = setup();
-    announce('10.0.0.1', 1, '&left=0');
-    announce('10.0.0.2', 2, '&left=5');
-    announce('10.0.0.3', 3, '&left=0&event=completed');
-    announce('10.0.0.4', 4, '&left=0&event=completed');
-    announce('10.0.0.4', 4, '&left=0&event=stopped');
+    await announce('10.0.0.1', 1, '&left=0');
+    await announce('10.0.0.2', 2, '&left=5');
+    await announce('10.0.0.3', 3, '&left=0&event=completed');
+    await announce('10.0.0.4', 4, '&left=0&event=completed');
+    await announce('10.0.0.4', 4, '&left=0&event=stopped');
     const unknown = Buffer.alloc(20, 0xfe); // not UTF-8: the decoder names it by hex
     const r = decode(
       tracker.scrape(`info_hash=${esc(IH)}&info_hash=${esc(unknown)}`, '10.0.0.1').body,

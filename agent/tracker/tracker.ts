@@ -116,14 +116,17 @@ export class Tracker {
     private readonly guard?: TrackerGuard,
   ) {}
 
-  /** Handles `GET /announce?<query>` from `observedIp`. Never throws for bad input. */
-  announce(query: string, observedIp: string): TrackerOutcome {
+  /**
+   * Handles `GET /announce?<query>` from `observedIp`. Never rejects for bad input.
+   * Settles once the announced record is stored (signed off the event loop).
+   */
+  async announce(query: string, observedIp: string): Promise<TrackerOutcome> {
     let event = 'none';
     try {
       this.admit(observedIp);
       const req = parseAnnounce(parseQuery(query, this.options.query));
       if (req.event !== '') event = req.event;
-      const body = this.register(req, plainIp(observedIp));
+      const body = await this.register(req, plainIp(observedIp));
       this.counters.announces++;
       return { body, event, result: 'ok' };
     } catch (err) {
@@ -150,7 +153,7 @@ export class Tracker {
     }
   }
 
-  private register(req: AnnounceRequest, observedIp: string): Buffer {
+  private async register(req: AnnounceRequest, observedIp: string): Promise<Buffer> {
     let host = observedIp;
     if (req.ip !== undefined && (this.options.trustIp || isLoopback(observedIp))) {
       // BEP 3: `ip` may be an IP address or a DNS name. Honoured only where it
@@ -168,7 +171,7 @@ export class Tracker {
     }
     try {
       if (!this.isRepeat(req, addr)) {
-        this.replica.announce(
+        await this.replica.announceAsync(
           req.infoHash,
           { addr, peerId: req.peerId, left: req.left },
           req.event === 'stopped',

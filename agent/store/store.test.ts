@@ -232,3 +232,42 @@ describe('Store bounds', () => {
     expect(s.counters.refused.info_hash_limit).toBe(1);
   });
 });
+
+describe('Store with many providers per info hash (addr index)', () => {
+  it('keeps one record per addr and finds each, through eviction and sweeps', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            addr: fc.integer({ min: 0, max: 79 }).map((i) => `10.0.${i}.1:6881`),
+            advance: fc.integer({ min: 0, max: 400 }),
+            left: fc.nat(3),
+            sweep: fc.integer({ min: 0, max: 19 }),
+          }),
+          { minLength: 100, maxLength: 400 },
+        ),
+        (ops) => {
+          const store = new Store({ ttlMs: 20_000, maxProvidersPerInfoHash: 50 });
+          let now = NOW;
+          const latest = new Map<string, number>();
+          for (const op of ops) {
+            now += op.advance;
+            const r = { addr: op.addr, peerId: '', left: op.left, lastSeen: now, origin: 'a' };
+            if (store.merge(KEY, { ...r, removed: false }, now) === 'applied') {
+              latest.set(op.addr, now);
+            }
+            if (op.sweep === 0) store.sweep(now);
+          }
+          const held = store.records(KEY, now);
+          expect(new Set(held.map((r) => r.addr)).size).toBe(held.length);
+          expect(held.length).toBeLessThanOrEqual(50);
+          for (const r of held) {
+            expect(store.get(KEY, r.addr)).toBe(r);
+            expect(r.lastSeen).toBe(latest.get(r.addr));
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});

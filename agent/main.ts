@@ -180,7 +180,7 @@ function registerRun(program: Command): void {
       const log = createLogger(config.logLevel, config.nodeId);
       // Handlers go in before the start: a supervisor may signal as soon as it reads the
       // "listening" line, which is logged inside Agent.start.
-      let agent: Agent | undefined;
+      let agent: Agent | undefined = undefined; // set once started; read by onSignal
       let pending: string | undefined;
       let signals = 0;
       const onSignal = (signal: string): void => {

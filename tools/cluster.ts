@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PACKAGE_ROOT } from '../agent/paths.js';
+import { stopChild } from './process.js';
 
 const USAGE =
   'usage: npm run cluster -- [--agents N] [--port P] [--peer-port P] [--first-ip N] [--keep] [--log-level L]';
@@ -75,19 +76,6 @@ function startAgent(name: string, argv: string[], logFile: string): Promise<Memb
   });
 }
 
-/** SIGTERM (graceful leave), SIGKILL after 8 s; resolves once exited. */
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), 8000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 async function main(args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
@@ -110,7 +98,7 @@ async function main(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\n${why}: stopping ${members.length} agents…\n`);
-    await Promise.all(members.map((m) => stop(m.child)));
+    await Promise.all(members.map((m) => stopChild(m.child, 8000)));
     if (keep) process.stdout.write(`data and logs kept in ${root}\n`);
     else rmSync(root, { recursive: true, force: true });
     process.exit(0);

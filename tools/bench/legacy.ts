@@ -8,11 +8,11 @@
  *
  * Flags: --seconds N per round (default 4), --rounds N (default 3), --concurrency N (32).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
+import { startListening, stopChild } from '../process.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -50,27 +50,6 @@ async function serveBare(): Promise<void> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
   console.log(JSON.stringify({ msg: 'listening', addr: `127.0.0.1:${port}` }));
-}
-
-function startProcess(
-  argv: string[],
-  env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, argv, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const l = JSON.parse(line) as { msg?: string; addr?: string };
-        if (l.msg === 'listening') resolve({ child, port: Number(l.addr!.split(':').pop()) });
-      } catch {
-        // not JSON
-      }
-    });
-    child.once('exit', (c) => reject(new Error(`process exited with ${c}`)));
-  });
 }
 
 /** One legacy request on its own connection; resolves with the whole reply once the server closed. */
@@ -126,7 +105,7 @@ async function drive(port: number, replyBytes: number): Promise<number> {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
-  const agent = await startProcess([
+  const agent = await startListening([
     `${PACKAGE_ROOT}/dist/agent/main.js`,
     'run',
     '--listen',
@@ -148,7 +127,7 @@ async function main(): Promise<void> {
     if ((JSON.parse(sample.toString()) as unknown[]).length !== PER_HASH) {
       throw new Error(`agent answered ${sample.toString().slice(0, 200)}`);
     }
-    bare = await startProcess([fileURLToPath(import.meta.url), '--serve-bare'], {
+    bare = await startListening([fileURLToPath(import.meta.url), '--serve-bare'], {
       BENCH_BARE_LINE: sample.toString(),
     });
     console.log(
@@ -173,8 +152,7 @@ async function main(): Promise<void> {
     console.log(`${ratio >= 0.8 ? 'PASS' : 'FAIL'} goal ratio >= 0.8`);
     console.log(`ratio agent/bare: ${ratio.toFixed(3)}`);
   } finally {
-    agent.child.kill('SIGTERM');
-    bare?.child.kill('SIGTERM');
+    await Promise.all([stopChild(agent.child), bare === undefined ? null : stopChild(bare.child)]);
   }
 }
 

@@ -7,8 +7,6 @@
  *
  * Flags: --seconds N per round (default 4), --rounds N (default 3), --concurrency N (64).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { credentials, Server, ServerCredentials, Metadata } from '@grpc/grpc-js';
 import {
@@ -21,6 +19,7 @@ import {
 import type { Provider, ProviderSet } from '../../generated/btoverlay/v1/provider.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
 import { numberOption } from './args.js';
+import { startListening, stopChild } from '../process.js';
 
 const args = process.argv.slice(2);
 const SECONDS = numberOption('--seconds', 4);
@@ -62,21 +61,6 @@ async function serveBare(): Promise<void> {
     ),
   );
   console.log(JSON.stringify({ msg: 'listening', addr: `127.0.0.1:${port}` }));
-}
-
-function startProcess(argv: string[]): Promise<{ child: ChildProcess; addr: string }> {
-  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const l = JSON.parse(line) as { msg?: string; addr?: string };
-        if (l.msg === 'listening') resolve({ child, addr: l.addr! });
-      } catch {
-        // not JSON
-      }
-    });
-    child.once('exit', (c) => reject(new Error(`process exited with ${c}`)));
-  });
 }
 
 function call<T>(fn: (cb: (e: Error | null, r?: T) => void) => void): Promise<T> {
@@ -123,7 +107,7 @@ async function drive(client: OverlayClient, expectProviders: number): Promise<nu
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
-  const agent = await startProcess([
+  const agent = await startListening([
     `${PACKAGE_ROOT}/dist/agent/main.js`,
     'run',
     '--listen',
@@ -134,7 +118,7 @@ async function main(): Promise<void> {
     '--ttl',
     '1h',
   ]);
-  const bare = await startProcess([fileURLToPath(import.meta.url), '--serve-bare']);
+  const bare = await startListening([fileURLToPath(import.meta.url), '--serve-bare']);
   const agentClient = new OverlayClient(agent.addr, credentials.createInsecure());
   const bareClient = new OverlayClient(bare.addr, credentials.createInsecure());
   try {
@@ -162,8 +146,7 @@ async function main(): Promise<void> {
   } finally {
     agentClient.close();
     bareClient.close();
-    agent.child.kill('SIGTERM');
-    bare.child.kill('SIGTERM');
+    await Promise.all([stopChild(agent.child), stopChild(bare.child)]);
   }
 }
 

@@ -10,13 +10,13 @@
  * Flags: --seconds N per round (default 5), --rounds N (default 3),
  * --connections N (default 32), --torrents N (default 1000).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
+import { startListening, stopChild } from '../process.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -112,34 +112,6 @@ async function serveBittorrentTracker(file: string): Promise<void> {
   });
 }
 
-function startProcess(argv: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const l = JSON.parse(line) as { msg?: string; addr?: string };
-        if (l.msg === 'listening') resolve({ child, port: Number(l.addr!.split(':').pop()) });
-      } catch {
-        // not JSON
-      }
-    });
-    child.once('exit', (c) => reject(new Error(`process exited with ${c}`)));
-  });
-}
-
-/** SIGTERM, then SIGKILL if it has not exited within 5 s; resolves once it has. */
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 /** One announce with fetch: checks the server answers a proper reply with peers. */
 async function check(port: number, name: string): Promise<void> {
   const ih = '%AB'.repeat(20);
@@ -190,7 +162,7 @@ async function main(): Promise<void> {
   writeFileSync(script, WRK_SCRIPT);
   const children: ChildProcess[] = [];
   try {
-    const agent = await startProcess([
+    const agent = await startListening([
       join(PACKAGE_ROOT, 'dist', 'agent', 'main.js'),
       'run',
       '--listen',
@@ -203,7 +175,7 @@ async function main(): Promise<void> {
       '0',
     ]);
     children.push(agent.child);
-    const peer = await startProcess([
+    const peer = await startListening([
       fileURLToPath(import.meta.url),
       '--serve-bittorrent-tracker',
       peerServerFile(),
@@ -233,7 +205,7 @@ async function main(): Promise<void> {
     console.log(`${ratio >= GOAL ? 'PASS' : 'FAIL'} goal ratio >= ${GOAL}`);
     console.log(`ratio agent/bittorrent-tracker: ${ratio.toFixed(3)}`);
   } finally {
-    await Promise.all(children.map(stop));
+    await Promise.all(children.map((c) => stopChild(c)));
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@
  * libtorrent is also given our address); ours against ours by tracker only. Every result
  * is compared byte for byte.
  */
-import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrackerServer } from '../agent/torrent/tracker-server.js';
 import {
@@ -24,6 +24,7 @@ import {
   tmp,
   until,
   waitPort,
+  transmissionArgs,
 } from './torrent/helpers.js';
 
 import { jest } from '@jest/globals';
@@ -160,39 +161,8 @@ describe('our seeder, found through a local HTTP tracker', () => {
 
   it('transmission-cli downloads from it', async () => {
     const out = join(dir, 'tr-out');
-    const cfg = join(dir, 'tr-cfg');
-    mkdirSync(cfg, { recursive: true });
-    mkdirSync(out, { recursive: true });
     const port = await freePort();
-    writeFileSync(
-      join(cfg, 'settings.json'),
-      JSON.stringify({
-        'dht-enabled': false,
-        'lpd-enabled': false,
-        'pex-enabled': false,
-        'utp-enabled': false,
-        'port-forwarding-enabled': false,
-        'bind-address-ipv4': '127.0.0.1',
-        'bind-address-ipv6': '::1',
-        'rpc-enabled': false,
-        'peer-port': port,
-        'rename-partial-files': false,
-        encryption: 0,
-      }),
-    );
-    track(
-      new Proc('transmission-cli', [
-        '-g',
-        cfg,
-        '-w',
-        out,
-        '-p',
-        String(port),
-        '-M',
-        '-et',
-        torrent,
-      ]),
-    );
+    track(new Proc('transmission-cli', transmissionArgs(dir, out, port, torrent)));
     const target = join(out, 'pack', 'two', 'three.bin');
     await until(
       () => {

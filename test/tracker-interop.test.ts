@@ -5,7 +5,7 @@
  * thing connecting them. All on 127.0.0.1 with DHT, LSD, PEX, UPnP/NAT-PMP off;
  * results are compared byte for byte.
  */
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import bencodeLib from 'bencode';
@@ -22,6 +22,7 @@ import {
   sameBytes,
   tmp,
   until,
+  transmissionArgs,
 } from './torrent/helpers.js';
 import { parseMetainfo } from '../agent/torrent/metainfo.js';
 
@@ -133,29 +134,8 @@ it('aria2c, given only agent B as tracker, downloads from the seeder that announ
 
 it('transmission-cli, given only agent B as tracker, downloads from it too', async () => {
   const out = join(dir, 'tr-out');
-  const cfg = join(dir, 'tr-cfg');
-  mkdirSync(cfg, { recursive: true });
-  mkdirSync(out, { recursive: true });
   const port = await freePort();
-  writeFileSync(
-    join(cfg, 'settings.json'),
-    JSON.stringify({
-      'dht-enabled': false,
-      'lpd-enabled': false,
-      'pex-enabled': false,
-      'utp-enabled': false,
-      'port-forwarding-enabled': false,
-      'bind-address-ipv4': '127.0.0.1',
-      'bind-address-ipv6': '::1',
-      'rpc-enabled': false,
-      'peer-port': port,
-      'rename-partial-files': false,
-      encryption: 0,
-    }),
-  );
-  track(
-    new Proc('transmission-cli', ['-g', cfg, '-w', out, '-p', String(port), '-M', '-et', torrentB]),
-  );
+  track(new Proc('transmission-cli', transmissionArgs(dir, out, port, torrentB)));
   const target = join(out, 'payload.bin');
   await until(
     () => {

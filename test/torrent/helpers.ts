@@ -162,6 +162,38 @@ export async function exitCode(p: Proc, timeoutMs = 60_000): Promise<number | st
   return r;
 }
 
+/**
+ * transmission-cli's arguments for a download of `torrent` into `out`, with a config dir
+ * made under `dir` that keeps it on loopback: DHT, LSD, PEX, uTP and port forwarding off.
+ */
+export function transmissionArgs(
+  dir: string,
+  out: string,
+  port: number,
+  torrent: string,
+): string[] {
+  const cfg = join(dir, 'tr-cfg');
+  mkdirSync(cfg, { recursive: true });
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    join(cfg, 'settings.json'),
+    JSON.stringify({
+      'dht-enabled': false,
+      'lpd-enabled': false,
+      'pex-enabled': false,
+      'utp-enabled': false,
+      'port-forwarding-enabled': false,
+      'bind-address-ipv4': '127.0.0.1',
+      'bind-address-ipv6': '::1',
+      'rpc-enabled': false,
+      'peer-port': port,
+      'rename-partial-files': false,
+      encryption: 0,
+    }),
+  );
+  return ['-g', cfg, '-w', out, '-p', String(port), '-M', '-et', torrent];
+}
+
 /** aria2c restricted to loopback with DHT, LSD, PEX off. */
 export function aria2cArgs(port: number): string[] {
   return [

@@ -8,7 +8,7 @@ import { METRICS_PATH, metricsRoute } from './metrics/http-route.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
 import { Replica } from './replica.js';
 import { AgentSecurity } from './security/agent-security.js';
-import { serverCredentials } from './security/tls.js';
+import { serverCredentials } from './security/tls-credentials.js';
 import { Store } from './store/store.js';
 import { trackerRoutes } from './tracker/http-routes.js';
 import { Tracker } from './tracker/tracker.js';

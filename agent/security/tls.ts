@@ -1,11 +1,11 @@
-import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 
 /**
  * Optional TLS for gRPC (`--tls-cert --tls-key [--tls-ca] [--tls-server-name]`,
  * the same flags on btagent and btctl). With a CA, the agent requires and
  * verifies a client certificate (mTLS), and agents present theirs when they
- * call each other.
+ * call each other. This module only reads the files; `tls-credentials.ts` turns them
+ * into gRPC credentials, so that parsing flags does not load gRPC.
  */
 
 /** PEM contents of the TLS files. */
@@ -67,37 +67,5 @@ export function readTls(paths: TlsPaths, role: 'server' | 'client'): TlsMaterial
     key: paths.key ? readPem(paths.key, '--tls-key') : Buffer.alloc(0),
     ca: paths.ca ? readPem(paths.ca, '--tls-ca') : undefined,
     serverName: paths.serverName || undefined,
-  };
-}
-
-/** Server credentials: a client certificate is required (and verified) when a CA is given. */
-export function serverCredentials(t: TlsMaterial): ServerCredentials {
-  return ServerCredentials.createSsl(
-    t.ca ?? null,
-    [{ private_key: t.key, cert_chain: t.cert }],
-    t.ca !== undefined,
-  );
-}
-
-/** Channel credentials and options for dialling a TLS agent (client certificate when given). */
-export function channelCredentials(t: TlsMaterial): {
-  creds: ChannelCredentials;
-  options: Record<string, string>;
-} {
-  const hasCert = t.cert.length > 0;
-  const creds = credentials.createSsl(
-    t.ca ?? null,
-    hasCert ? t.key : null,
-    hasCert ? t.cert : null,
-  );
-  return {
-    creds,
-    options:
-      t.serverName === undefined
-        ? {}
-        : {
-            'grpc.ssl_target_name_override': t.serverName,
-            'grpc.default_authority': t.serverName,
-          },
   };
 }

@@ -7,7 +7,8 @@ import {
 } from '../../generated/btoverlay/v1/cluster.js';
 import type { ClusterAuthenticator, ClusterAuthRefusal } from '../security/cluster-auth.js';
 import { UnauthenticatedError } from '../security/errors.js';
-import { channelCredentials, type TlsMaterial } from '../security/tls.js';
+import { channelCredentials } from '../security/tls-credentials.js';
+import type { TlsMaterial } from '../security/tls.js';
 import { openBatch, sealBatch } from './cluster-seal.js';
 
 /** Cluster key and TLS of outbound Exchange calls (docs/security.md). */

@@ -3,7 +3,9 @@
  * handler: method check, the observed address, the reply. The logic is in Tracker.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastRoute } from '../transport/http-fast.js';
 import type { HttpRoute } from '../transport/http-handler.js';
+import type { FastReply } from '../transport/http1-reply.js';
 import type { Tracker, TrackerOutcome } from './tracker.js';
 
 /** Counters the routes report to (the metrics registry's tracker hooks). */
@@ -53,27 +55,55 @@ function internalError(res: ServerResponse, err: unknown): void {
   res.end(`internal error: ${message.slice(0, 200)}\n`);
 }
 
-/** The routes, by path, to register on the HTTP handler. */
+/** `send`'s reply for the fast path: the same status, fields (in order) and body. */
+function fastReply(out: TrackerOutcome): FastReply {
+  return {
+    status: 200,
+    fields: [
+      ['content-type', 'text/plain'],
+      ['content-length', String(out.body.length)],
+      ['cache-control', 'no-store'],
+    ],
+    body: out.body,
+  };
+}
+
+/**
+ * The routes, by path, to register on the HTTP handler. Each also serves simple
+ * GETs on the HTTP handler's fast path (`fast`), with the same replies and hooks.
+ */
 export function trackerRoutes(
   tracker: Tracker,
   hooks: TrackerRouteHooks = {},
 ): Record<string, HttpRoute> {
+  const announceFast: FastRoute = (query, ip) =>
+    tracker.announce(query, ip).then((out) => {
+      hooks.announce?.(out.event, out.result);
+      return fastReply(out);
+    });
+  const scrapeFast: FastRoute = (query, ip) => {
+    const out = tracker.scrape(query, ip);
+    hooks.scrape?.(out.result);
+    return fastReply(out);
+  };
+  const announce: HttpRoute = (req, res) => {
+    if (!allowed(req, res)) return;
+    tracker.announce(queryOf(req), req.socket.remoteAddress ?? '').then(
+      (out) => {
+        hooks.announce?.(out.event, out.result);
+        send(res, out);
+      },
+      (err: unknown) => internalError(res, err),
+    );
+  };
+  const scrape: HttpRoute = (req, res) => {
+    if (!allowed(req, res)) return;
+    const out = tracker.scrape(queryOf(req), req.socket.remoteAddress ?? '');
+    hooks.scrape?.(out.result);
+    send(res, out);
+  };
   return {
-    [ANNOUNCE_PATH]: (req, res) => {
-      if (!allowed(req, res)) return;
-      tracker.announce(queryOf(req), req.socket.remoteAddress ?? '').then(
-        (out) => {
-          hooks.announce?.(out.event, out.result);
-          send(res, out);
-        },
-        (err: unknown) => internalError(res, err),
-      );
-    },
-    [SCRAPE_PATH]: (req, res) => {
-      if (!allowed(req, res)) return;
-      const out = tracker.scrape(queryOf(req), req.socket.remoteAddress ?? '');
-      hooks.scrape?.(out.result);
-      send(res, out);
-    },
+    [ANNOUNCE_PATH]: Object.assign(announce, { fast: announceFast }),
+    [SCRAPE_PATH]: Object.assign(scrape, { fast: scrapeFast }),
   };
 }

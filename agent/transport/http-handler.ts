@@ -1,9 +1,16 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { FastConnection, type FastHost, type FastRoute } from './http-fast.js';
+import { HttpDate } from './http1-reply.js';
 import type { ConnectionHandler } from './port-listener.js';
 
-/** Serves one HTTP path. */
-export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => void;
+/**
+ * Serves one HTTP path through node:http. A route may also carry `fast`: the same
+ * answers for simple GETs, served on the fast path (http-fast.ts) without node:http.
+ */
+export type HttpRoute = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  readonly fast?: FastRoute;
+};
 
 /** Bounds of the HTTP/1.1 endpoint. */
 export interface HttpHandlerOptions {
@@ -26,6 +33,12 @@ const BUSY_REPLY =
   'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 /** Idle time allowed between keep-alive requests, ms. */
 const KEEP_ALIVE_MS = 5000;
+/**
+ * Heads the fast path parses itself, bytes: well under both the 8 KiB target
+ * limit (414) and the header limit (431), so every request near a limit meets
+ * node:http's checks exactly as before.
+ */
+const FAST_MAX_HEAD_BYTES = 4096;
 
 /**
  * The HTTP/1.1 side of the agent's port: a node:http server that never listens
@@ -39,10 +52,32 @@ export class HttpHandler {
   private readonly sockets = new Set<Socket>();
   private readonly maxConnections: number;
   private readonly maxUrlBytes: number;
+  private readonly fastRoutes = new Map<string, FastRoute>();
+  private readonly fastConnections = new Set<FastConnection>();
+  private readonly fastHost: FastHost;
+  private readonly checkIntervalMs: number;
+  private fastChecker: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: HttpHandlerOptions) {
     this.maxConnections = options.maxConnections ?? 1024;
     this.maxUrlBytes = options.maxUrlBytes ?? 8192;
+    this.checkIntervalMs = Math.max(50, Math.min(1000, options.requestTimeoutMs / 4));
+    this.fastHost = {
+      routes: this.fastRoutes,
+      limits: {
+        maxHeadBytes: Math.min(FAST_MAX_HEAD_BYTES, this.maxUrlBytes, options.maxHeaderBytes),
+        maxHeaders: options.maxHeadersCount ?? 64,
+      },
+      keepAliveMs: KEEP_ALIVE_MS,
+      date: new HttpDate(),
+      onRequest: options.onRequest,
+      handOver: (socket, connection) => {
+        this.fastConnections.delete(connection);
+        this.server.emit('connection', socket);
+        // node:http reads through its own listeners; the socket was paused for the hand-over.
+        socket.resume();
+      },
+    };
     this.server = createServer(
       {
         maxHeaderSize: options.maxHeaderBytes,
@@ -50,7 +85,7 @@ export class HttpHandler {
         headersTimeout: options.requestTimeoutMs,
         // How often node checks those two timeouts; its default (30 s) would let a
         // slow request live far past them.
-        connectionsCheckingInterval: Math.max(50, Math.min(1000, options.requestTimeoutMs / 4)),
+        connectionsCheckingInterval: this.checkIntervalMs,
       },
       (req, res) => this.dispatch(req, res),
     );
@@ -65,6 +100,8 @@ export class HttpHandler {
   /** Registers a handler for an exact path (query strings are ignored for routing). */
   route(path: string, handler: HttpRoute): void {
     this.routes.set(path, handler);
+    if (handler.fast !== undefined) this.fastRoutes.set(path, handler.fast);
+    else this.fastRoutes.delete(path);
   }
 
   /** Connections open now. */
@@ -83,13 +120,30 @@ export class HttpHandler {
     }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    this.server.emit('connection', socket);
+    if (this.fastRoutes.size === 0) {
+      this.server.emit('connection', socket);
+      return;
+    }
+    const connection = new FastConnection(socket, this.fastHost);
+    this.fastConnections.add(connection);
+    socket.once('close', () => this.fastConnections.delete(connection));
+    this.fastChecker ??= setInterval(() => this.checkFast(), this.checkIntervalMs).unref();
   };
 
   /** Closes every HTTP connection so shutdown is not held up by idle or slow clients. */
   close(): void {
+    if (this.fastChecker !== undefined) clearInterval(this.fastChecker);
+    this.fastChecker = undefined;
     this.server.closeAllConnections();
     for (const s of this.sockets) s.destroy();
+  }
+
+  /** node:http's request timeout, for heads arriving on the fast path. */
+  private checkFast(): void {
+    const now = Date.now();
+    for (const c of this.fastConnections) {
+      c.checkRequestTimeout(now, this.options.requestTimeoutMs);
+    }
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void {

@@ -12,6 +12,8 @@ import type { InfoHashKey } from '../store/infohash.js';
 import { parseAddr, type ProviderRecord } from '../store/record.js';
 import { TrackerRequestError, type TrackerFailure } from './errors.js';
 import { parseQuery, type QueryLimits } from './query.js';
+import { encodeCompactAnnounce } from './compact.js';
+import { pickPeers } from './pick.js';
 import {
   encodeAnnounceReply,
   encodeFailure,
@@ -143,7 +145,7 @@ export class Tracker {
         this.options.maxScrapeInfoHashes,
       );
       const files: ScrapeFile[] = keys.map((k) => {
-        const { complete, incomplete } = this.counts(this.replica.lookup(k, 0));
+        const { complete, incomplete } = pickPeers(this.liveRecords(k), 0, '');
         return { infoHash: k, complete, incomplete, downloaded: this.downloaded.get(k) ?? 0 };
       });
       this.counters.scrapes++;
@@ -184,27 +186,31 @@ export class Tracker {
       throw err;
     }
     if (req.event === 'completed') this.countCompletion(req.infoHash);
-    const live = this.replica.lookup(req.infoHash, 0);
-    const { complete, incomplete } = this.counts(live);
-    const peers: TrackerPeer[] = [];
-    if (req.event !== 'stopped') {
-      const want = Math.min(req.numwant ?? this.options.defaultNumwant, this.options.maxNumwant);
-      // Newest first. Records without a peer id are left out: in the legacy world
-      // those are overlay nodes' own addresses, not BitTorrent peers.
-      for (let i = 0; i < live.length && peers.length < want; i++) {
-        const r = live[i];
-        if (r.addr !== addr && r.peerId !== '') peers.push(peerOf(r));
-      }
-    }
-    return encodeAnnounceReply({
+    // Newest first, `want` of them. Records without a peer id are left out: in the
+    // legacy world those are overlay nodes' own addresses, not BitTorrent peers.
+    const want =
+      req.event === 'stopped'
+        ? 0
+        : Math.min(req.numwant ?? this.options.defaultNumwant, this.options.maxNumwant);
+    const swarm = pickPeers(this.liveRecords(req.infoHash), want, addr);
+    const counts = {
       interval: this.options.intervalSec,
       minInterval: this.options.minIntervalSec,
-      complete,
-      incomplete,
-      peers,
-      compact: req.compact,
+      complete: swarm.complete,
+      incomplete: swarm.incomplete,
+    };
+    if (req.compact) return encodeCompactAnnounce(counts, swarm.peers);
+    return encodeAnnounceReply({
+      ...counts,
+      peers: swarm.peers.map(peerOf),
+      compact: false,
       noPeerId: req.noPeerId,
     });
+  }
+
+  /** The unexpired records (tombstones included) of an info hash, unsorted. */
+  private liveRecords(key: InfoHashKey): ProviderRecord[] {
+    return this.replica.store.records(key, this.replica.now());
   }
 
   private admit(observedIp: string): void {
@@ -230,12 +236,6 @@ export class Tracker {
       held.left === req.left &&
       this.replica.now() - held.lastSeen < this.options.minIntervalSec * 1000
     );
-  }
-
-  private counts(live: readonly ProviderRecord[]): { complete: number; incomplete: number } {
-    let complete = 0;
-    for (const r of live) if (r.left === 0) complete++;
-    return { complete, incomplete: live.length - complete };
   }
 
   private countCompletion(key: InfoHashKey): void {

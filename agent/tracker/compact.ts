@@ -1,0 +1,99 @@
+/**
+ * The compact announce reply (BEP 23 `peers`, BEP 7 `peers6`) written straight
+ * from Store addrs ("a.b.c.d:port", "[v6]:port") into one buffer: the reply every
+ * busy client asks for. Byte for byte what `encodeAnnounceReply` gives for the
+ * same peers (tested), without a regex, a string and an object per peer. Pure.
+ */
+import { ipv4Bytes, ipv6Bytes } from './reply.js';
+
+/** The numbers of an announce reply (see AnnounceReply). */
+export interface AnnounceCounts {
+  readonly interval: number;
+  readonly minInterval: number;
+  readonly complete: number;
+  readonly incomplete: number;
+}
+
+/**
+ * Writes the 4 address bytes and 2 port bytes of "a.b.c.d:port" at `off`, with
+ * the rules of ipv4Bytes (four 1-3 digit parts ≤ 255) and a decimal port ≤ 65535.
+ * False (nothing meaningful written) for anything else.
+ */
+function writeV4(addr: string, out: Buffer, off: number): boolean {
+  const colon = addr.lastIndexOf(':');
+  if (colon < 0) return false;
+  let octet = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i < colon; i++) {
+    const c = addr.charCodeAt(i);
+    if (c === 0x2e /* . */) {
+      if (digits === 0 || parts === 3) return false;
+      out[off + parts++] = octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (++digits > 3) return false;
+      octet = octet * 10 + (c - 0x30);
+      if (octet > 255) return false;
+    } else return false;
+  }
+  if (digits === 0 || parts !== 3) return false;
+  out[off + 3] = octet;
+  let port = 0;
+  if (colon + 1 >= addr.length || addr.length - colon - 1 > 5) return false;
+  for (let i = colon + 1; i < addr.length; i++) {
+    const c = addr.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+    port = port * 10 + (c - 0x30);
+  }
+  if (port > 65535) return false;
+  out[off + 4] = port >> 8;
+  out[off + 5] = port & 0xff;
+  return true;
+}
+
+/** The general form (as encodeAnnounceReply): host bytes or undefined (a DNS name), as latin1. */
+function slowPeer(addr: string): { v4?: string; v6?: string } {
+  const colon = addr.lastIndexOf(':');
+  let host = addr.slice(0, colon);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  const port = Number(addr.slice(colon + 1));
+  const portBytes = String.fromCharCode(port >> 8, port & 0xff);
+  const v4 = ipv4Bytes(host);
+  if (v4 !== undefined) return { v4: v4 + portBytes };
+  const v6 = ipv6Bytes(host);
+  return v6 === undefined ? {} : { v6: v6 + portBytes };
+}
+
+/**
+ * Encodes the compact announce reply for `peers` (in the order given). Peers
+ * named by a DNS name cannot be carried in compact form and are left out.
+ */
+export function encodeCompactAnnounce(
+  counts: AnnounceCounts,
+  peers: readonly { readonly addr: string }[],
+): Buffer {
+  const v4 = Buffer.allocUnsafe(peers.length * 6);
+  let n4 = 0;
+  let v6 = '';
+  for (const p of peers) {
+    if (writeV4(p.addr, v4, n4)) {
+      n4 += 6;
+      continue;
+    }
+    const slow = slowPeer(p.addr);
+    if (slow.v4 !== undefined) n4 += v4.write(slow.v4, n4, 'latin1');
+    else if (slow.v6 !== undefined) v6 += slow.v6;
+  }
+  // BEP 3: dictionary keys in sorted order.
+  const head =
+    `d8:completei${counts.complete}e10:incompletei${counts.incomplete}e` +
+    `8:intervali${counts.interval}e12:min intervali${counts.minInterval}e5:peers${n4}:`;
+  const tail = v6 === '' ? 'e' : `6:peers6${v6.length}:${v6}e`;
+  const out = Buffer.allocUnsafe(head.length + n4 + tail.length);
+  let o = out.write(head, 0, 'latin1');
+  o += v4.copy(out, o, 0, n4);
+  out.write(tail, o, 'latin1');
+  return out;
+}

@@ -591,6 +591,10 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       this.now(),
       LIMITS.initialDepth,
     );
+    // Blocks skip the message object: one call per 16 KiB received.
+    peer.parser.onPieceBlock = (index, begin, src, start, length) => {
+      if (!peer.closed) this.onPiece(peer, index, begin, src, start, length);
+    };
     this.peers.set(id, peer);
     const hsTimer = setTimeout(() => {
       if (!peer.handshake) this.dropPeer(peer, new WireProtocolError('handshake timeout'));
@@ -694,7 +698,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       case 'keepAlive':
         return;
       case 'piece':
-        return this.onPiece(peer, m.index, m.begin, m.block);
+        return this.onPiece(peer, m.index, m.begin, m.block, 0, m.block.length);
       case 'choke':
         peer.peerChoking = true;
         // BEP 6: with the fast extension a choke no longer cancels requests; rejects follow.
@@ -852,7 +856,15 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     return { piece, begin, length: Math.min(BLOCK_SIZE, pieceSize(this.meta, piece) - begin) };
   }
 
-  private onPiece(peer: PeerConnection, index: number, begin: number, block: Buffer): void {
+  /** A piece message's block: `src[start, start + length)`, valid during this call only. */
+  private onPiece(
+    peer: PeerConnection,
+    index: number,
+    begin: number,
+    src: Buffer,
+    start: number,
+    length: number,
+  ): void {
     const blockIdx = Math.floor(begin / BLOCK_SIZE);
     const key = this.blockKey(index, blockIdx);
     if (
@@ -861,29 +873,29 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       !peer.outstanding.delete(key)
     ) {
       // Unsolicited or already cancelled: harmless, but not useful.
-      this.wasted += block.length;
+      this.wasted += length;
       return;
     }
     const now = this.now();
     peer.lastBlockAt = now;
     peer.snubbed = false;
-    peer.downloaded += block.length;
-    peer.tickDown += block.length;
-    this.downloaded += block.length;
-    this.tickDown += block.length;
+    peer.downloaded += length;
+    peer.tickDown += length;
+    this.downloaded += length;
+    this.tickDown += length;
     const size = pieceSize(this.meta, index);
-    if (block.length !== Math.min(BLOCK_SIZE, size - begin))
+    if (length !== Math.min(BLOCK_SIZE, size - begin))
       throw new WireProtocolError('piece block of wrong length');
     const r = this.picker.blockReceived(index, blockIdx, peer.id);
     if (r === Received.Unwanted) {
-      this.wasted += block.length;
+      this.wasted += length;
       return;
     }
     if (this.endGame) {
       // Cancel duplicates of this block at other peers (end game).
       for (const other of this.peers.values()) {
         if (other !== peer && other.outstanding.delete(key)) {
-          other.sendCancel({ piece: index, begin, length: block.length });
+          other.sendCancel({ piece: index, begin, length: length });
           this.picker.requestCancelled(index, blockIdx);
         }
       }
@@ -900,7 +912,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       };
       this.assemblies.set(index, a);
     }
-    block.copy(a.buf, begin);
+    src.copy(a.buf, begin, start, start + length);
     a.received[blockIdx] = 1;
     // Hash incrementally while blocks arrive in order, so completion costs little, but in
     // runs of HASH_RUN blocks: one update per block was measurable per-call overhead.

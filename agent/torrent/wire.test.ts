@@ -132,6 +132,50 @@ describe('WireParser', () => {
     );
   });
 
+  it('with a piece-block handler, blocks arrive in order with the same bytes however split, through a reused buffer (property)', () => {
+    const { bytes, expected } = stream();
+    // The piece message with a second one behind it, so both lanes (whole in a chunk, and
+    // split across chunks) are taken by some splits.
+    const block2 = Buffer.from('second block, different bytes');
+    const extra = Buffer.concat([encodePieceHeader(5, 0, block2.length), block2]);
+    const all = Buffer.concat([bytes, extra]);
+    const want = [...expected, { type: 'piece', index: 5, begin: 0, block: block2 }];
+    fc.assert(
+      fc.property(fc.array(fc.nat(all.length), { maxLength: 30 }), (cuts) => {
+        const points = [...new Set(cuts)].sort((a, b) => a - b);
+        const msgs: WireMessage[] = [];
+        const p = new WireParser(1 << 20, (m) =>
+          msgs.push(
+            m.type === 'piece'
+              ? { ...m, block: Buffer.from(m.block) }
+              : m.type === 'bitfield'
+                ? { ...m, bits: Buffer.from(m.bits) }
+                : m.type === 'extended'
+                  ? { ...m, payload: Buffer.from(m.payload) }
+                  : m,
+          ),
+        );
+        p.onPieceBlock = (index, begin, src, start, length) =>
+          msgs.push({
+            type: 'piece',
+            index,
+            begin,
+            block: Buffer.from(src.subarray(start, start + length)),
+          });
+        const shared = Buffer.alloc(all.length);
+        let prev = 0;
+        for (const c of [...points, all.length]) {
+          all.copy(shared, 0, prev, c);
+          p.push(shared.subarray(0, c - prev), true);
+          shared.fill(0xee);
+          prev = c;
+        }
+        expect(msgs).toEqual(want);
+        expect(p.pending).toBe(0);
+      }),
+    );
+  });
+
   it('rejects a message longer than the cap before buffering it', () => {
     const hs = encodeHandshake(ih, pid, { fast: false, extended: false });
     const big = Buffer.alloc(4);

@@ -206,7 +206,21 @@ export function decodeMessage(body: Buffer): WireMessage {
  * `expectHandshake`) and then `onMessage` per message. Messages wholly inside one chunk
  * are views into it (no copy). Throws WireProtocolError on violations; the caller closes.
  */
+/**
+ * Receives a piece message's block as a range of a buffer the parser holds, valid only
+ * during the call: the hot path (every 16 KiB of a download) makes no object or view.
+ */
+export type PieceBlockHandler = (
+  index: number,
+  begin: number,
+  src: Buffer,
+  start: number,
+  length: number,
+) => void;
+
 export class WireParser {
+  /** When set, piece messages wholly inside one chunk go here instead of `onMessage`. */
+  onPieceBlock: PieceBlockHandler | null = null;
   private chunks: Buffer[] = [];
   private head = 0;
   private buffered = 0;
@@ -264,6 +278,23 @@ export class WireParser {
       if (len > this.maxMessageLength)
         throw new WireProtocolError(`message length ${len} exceeds limit ${this.maxMessageLength}`);
       if (this.buffered < 4 + len) break;
+      const c = this.chunks[0]!;
+      const h = this.head;
+      if (
+        this.onPieceBlock !== null &&
+        len >= 9 &&
+        c.length - h >= 4 + len &&
+        c[h + 4] === MSG.piece
+      ) {
+        this.buffered -= 4 + len;
+        this.head = h + 4 + len;
+        if (this.head === c.length) {
+          this.chunks.shift();
+          this.head = 0;
+        }
+        this.onPieceBlock(c.readUInt32BE(h + 5), c.readUInt32BE(h + 9), c, h + 13, len - 9);
+        continue;
+      }
       this.skip(4);
       const body = len === 0 ? EMPTY : this.take(len);
       this.onMessage(decodeMessage(body));

@@ -3,7 +3,8 @@
  *
  * One python3-libtorrent seeder on loopback serves a random file (default 512 MiB,
  * 256 KiB pieces). Alternately our downloader (the real CLI, a child process) and aria2c
- * fetch it from that seeder, then optionally a libtorrent leecher; each run reports wall
+ * fetch it from that seeder, then a minimal Node leecher (download-floor.ts: what the runtime
+ * itself costs) and optionally a libtorrent leecher; each run reports wall
  * MB/s, CPU seconds (user+sys of the downloader process, from wait4 rusage via
  * /usr/bin/time) and peak RSS (the issue bounds ours at 150 MB for a 1 GiB torrent).
  * The ratios are printed last.
@@ -32,8 +33,11 @@ import { makePeerId } from '../../agent/torrent/session.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..', '..');
-const STANDALONE = join(ROOT, 'dist', 'agent', 'torrent', 'standalone.js');
+/** `btagent download`, as users run it. */
+const BTAGENT = join(ROOT, 'dist', 'agent', 'main.js');
 const LT_PEER = join(ROOT, 'tools', 'bench', 'lt_peer.py');
+/** The Node floor: a minimal leecher (download-floor.ts), for what the runtime itself costs. */
+const FLOOR = join(ROOT, 'dist', 'tools', 'bench', 'download-floor.js');
 const PY = '/usr/bin/python3';
 
 function arg(name: string, def: number): number {
@@ -118,7 +122,12 @@ async function main(): Promise<void> {
       numwant: 0,
     });
 
-    const results: Record<string, Run[]> = { btoverlay: [], aria2c: [], libtorrent: [] };
+    const results: Record<string, Run[]> = {
+      btoverlay: [],
+      aria2c: [],
+      'node-floor': [],
+      libtorrent: [],
+    };
     const fresh = (name: string): string => {
       const o = join(dir, name);
       rmSync(o, { recursive: true, force: true });
@@ -135,7 +144,7 @@ async function main(): Promise<void> {
       results['btoverlay']!.push(
         await timed(process.execPath, [
           ...NODE_FLAGS,
-          STANDALONE,
+          BTAGENT,
           'download',
           torrent,
           '--out',
@@ -171,6 +180,17 @@ async function main(): Promise<void> {
         ]),
       );
       rmSync(o2, { recursive: true, force: true });
+      drop();
+      const o4 = fresh('out-floor');
+      results['node-floor']!.push(
+        await timed(process.execPath, [
+          FLOOR,
+          torrent,
+          join(o4, 'bench.bin'),
+          `127.0.0.1:${seedPort}`,
+        ]),
+      );
+      rmSync(o4, { recursive: true, force: true });
       if (withLt) {
         drop();
         const o3 = fresh('out-lt');
@@ -217,8 +237,15 @@ async function main(): Promise<void> {
     const ours = summary['btoverlay']!;
     const lt = summary['libtorrent'];
     const ltPart = lt ? `, ${(ours.rate / lt.rate).toFixed(2)}x libtorrent (goal >= 0.8)` : '';
+    const aria = summary['aria2c']!;
+    const floor = summary['node-floor']!;
+    // How much of the CPU gap to aria2c is Node's own (the floor) and how much the engine's.
     console.log(
-      `ratio: btoverlay ${(ours.rate / summary['aria2c']!.rate).toFixed(2)}x aria2c speed (goal >= 1.5)${ltPart}; CPU ${(ours.cpu / summary['aria2c']!.cpu).toFixed(2)}x aria2c`,
+      `node floor: ${(floor.cpu / aria.cpu).toFixed(2)}x aria2c's CPU (a minimal Node leecher: ` +
+        `no picker, choker, resume or progress); btoverlay ${(ours.cpu / floor.cpu).toFixed(2)}x the floor`,
+    );
+    console.log(
+      `ratio: btoverlay ${(ours.rate / aria.rate).toFixed(2)}x aria2c speed (goal >= 1.5)${ltPart}; CPU ${(ours.cpu / aria.cpu).toFixed(2)}x aria2c`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

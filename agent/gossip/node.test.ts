@@ -2,7 +2,7 @@ import { Replica } from '../replica.js';
 import { infoHashKey, type InfoHashKey } from '../store/infohash.js';
 import { Store } from '../store/store.js';
 import type { MemberUpdate } from '../membership/types.js';
-import type { Envelope, Outbound } from './messages.js';
+import type { Outbound } from './messages.js';
 import { DEFAULT_GOSSIP_OPTIONS, GossipNode, type GossipOptions } from './node.js';
 
 /**

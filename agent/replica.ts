@@ -97,13 +97,16 @@ export class Replica {
   }
 
   private storeOwn(key: InfoHashKey, record: ProviderRecord): ProviderRecord {
-    const outcome = this.apply(key, record, '');
+    const outcome = this.store.merge(key, record, this.clock());
+    this.count('', outcome);
     if (outcome === 'info_hash_limit') {
       throw new ResourceExhaustedError(
         'max_info_hashes',
         `this agent holds its maximum of ${this.store.options.maxInfoHashes} info hashes`,
       );
     }
+    // Applied: the listeners' copy is what is stored (one look-up for both).
+    if (outcome === 'applied') return this.notify(key, record.addr, '') ?? record;
     return this.store.get(key, record.addr) ?? record;
   }
 
@@ -163,12 +166,16 @@ export class Replica {
     const now = this.clock();
     const outcome = this.store.merge(key, record, now);
     this.count(source, outcome);
-    if (outcome === 'applied') {
-      // The Store may have clamped last_seen; spread what it holds, not what arrived.
-      const stored = this.store.get(key, record.addr);
-      if (stored !== undefined) for (const l of this.listeners) l(key, stored, source);
-    }
+    if (outcome === 'applied') this.notify(key, record.addr, source);
     return outcome;
+  }
+
+  /** Tells the listeners about a record just applied; returns it as stored. */
+  private notify(key: InfoHashKey, addr: string, source: string): ProviderRecord | undefined {
+    // The Store may have clamped last_seen; spread what it holds, not what arrived.
+    const stored = this.store.get(key, addr);
+    if (stored !== undefined) for (const l of this.listeners) l(key, stored, source);
+    return stored;
   }
 
   private count(source: string, outcome: RemoteOutcome): void {

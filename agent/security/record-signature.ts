@@ -1,6 +1,7 @@
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { InfoHashKey } from '../store/infohash.js';
 import type { ProviderRecord } from '../store/record.js';
+import { BatchSigner, type BatchSignerOptions } from './batch-signer.js';
 
 /**
  * Ed25519 (RFC 8032) signatures over provider records. The signed bytes are a
@@ -14,26 +15,63 @@ export const PUBLIC_KEY_BYTES = 32;
 /** Ed25519 signature length, bytes (RFC 8032 §5.1.6). */
 export const SIGNATURE_BYTES = 64;
 
-/** The bytes a record's signature covers. `signer` is the raw public key as latin1. */
+/** Writes a safe integer ≥ 0 as 8 bytes big-endian (as writeBigUInt64BE). */
+function writeUint64(out: Buffer, x: number, o: number): number {
+  if (!Number.isSafeInteger(x) || x < 0) return out.writeBigUInt64BE(BigInt(x), o);
+  const hi = Math.floor(x / 2 ** 32);
+  out.writeUInt32BE(hi, o);
+  return out.writeUInt32BE(x - hi * 2 ** 32, o + 4);
+}
+
+/** Writes a safe integer as 8 bytes big-endian two's complement (as writeBigInt64BE). */
+function writeInt64(out: Buffer, x: number, o: number): number {
+  if (!Number.isSafeInteger(x)) return out.writeBigInt64BE(BigInt(x), o);
+  const hi = Math.floor(x / 2 ** 32);
+  out.writeInt32BE(hi, o);
+  return out.writeUInt32BE(x - hi * 2 ** 32, o + 4);
+}
+
+/**
+ * The bytes a record's signature covers. `signer` is the raw public key as latin1.
+ * Written into one buffer (this runs once per announce a tracker signs).
+ */
 export function canonicalRecord(key: InfoHashKey, r: ProviderRecord, signer: string): Buffer {
-  const origin = Buffer.from(r.origin, 'utf8');
-  const infoHash = Buffer.from(key, 'hex');
-  const addr = Buffer.from(r.addr, 'utf8');
-  const peerId = Buffer.from(r.peerId, 'latin1');
-  const parts = [origin, infoHash, addr, peerId];
-  let size = TAG.length + 8 + 8 + 1 + PUBLIC_KEY_BYTES;
-  for (const p of parts) size += 2 + p.length;
-  const out = Buffer.alloc(size);
+  const originBytes = Buffer.byteLength(r.origin, 'utf8');
+  const addrBytes = Buffer.byteLength(r.addr, 'utf8');
+  const max =
+    TAG.length + 4 * 2 + originBytes + (key.length >>> 1) + addrBytes + r.peerId.length + 8 + 8 + 1;
+  const out = Buffer.allocUnsafe(max + PUBLIC_KEY_BYTES);
   let o = TAG.copy(out, 0);
-  for (const p of parts) {
-    o = out.writeUInt16BE(p.length, o);
-    o += p.copy(out, o);
-  }
-  o = out.writeBigUInt64BE(BigInt(r.left), o);
-  o = out.writeBigInt64BE(BigInt(r.lastSeen), o);
-  o = out.writeUInt8(r.removed ? 1 : 0, o);
-  out.write(signer, o, 'latin1');
-  return out;
+  o = out.writeUInt16BE(originBytes, o);
+  o += out.write(r.origin, o, 'utf8');
+  // Hex stops at the first pair that is not hex, as Buffer.from(key, 'hex') does.
+  const keyBytes = out.write(key, o + 2, 'hex');
+  out.writeUInt16BE(keyBytes, o);
+  o += 2 + keyBytes;
+  o = out.writeUInt16BE(addrBytes, o);
+  o += out.write(r.addr, o, 'utf8');
+  o = out.writeUInt16BE(r.peerId.length, o);
+  o += out.write(r.peerId, o, 'latin1');
+  o = writeUint64(out, r.left, o);
+  o = writeInt64(out, r.lastSeen, o);
+  out[o++] = r.removed ? 1 : 0;
+  const written = out.write(signer, o, PUBLIC_KEY_BYTES, 'latin1');
+  out.fill(0, o + written, o + PUBLIC_KEY_BYTES);
+  return out.subarray(0, o + PUBLIC_KEY_BYTES);
+}
+
+/** `r` with its signature (explicit fields: this runs once per announce a tracker signs). */
+function withSignature(r: ProviderRecord, signer: string, sig: string): ProviderRecord {
+  return {
+    addr: r.addr,
+    peerId: r.peerId,
+    left: r.left,
+    lastSeen: r.lastSeen,
+    origin: r.origin,
+    removed: r.removed,
+    signer,
+    sig,
+  };
 }
 
 /** Something that signs records as this agent. */
@@ -43,16 +81,26 @@ export interface RecordSigner {
   /** Returns the record with `signer` and `sig` set. */
   sign(key: InfoHashKey, r: ProviderRecord): ProviderRecord;
   /**
-   * As `sign`, with the Ed25519 computation on libuv's thread pool instead of the
-   * event loop (node:crypto's callback form): ~50 µs per record here, which a busy
-   * tracker endpoint would otherwise spend on its only JavaScript thread.
+   * As `sign`, with the Ed25519 computation off the event loop: ~50 µs per record
+   * here, which a busy tracker endpoint would otherwise spend on its only
+   * JavaScript thread. Records are signed in batches on a worker thread
+   * (batch-signer.ts), each with its own signature. Rejects with
+   * ResourceExhaustedError (bound `signing_backlog`) when too many records wait.
    */
   signAsync(key: InfoHashKey, r: ProviderRecord): Promise<ProviderRecord>;
 }
 
-/** A signer from an Ed25519 private key. */
-export function createRecordSigner(privateKey: KeyObject, publicKeyRaw: Buffer): RecordSigner {
+/**
+ * A signer from an Ed25519 private key. The worker behind `signAsync` starts on
+ * its first use; `batch` bounds it (DEFAULT_BATCH_SIGNER_OPTIONS).
+ */
+export function createRecordSigner(
+  privateKey: KeyObject,
+  publicKeyRaw: Buffer,
+  batch: Partial<BatchSignerOptions> = {},
+): RecordSigner {
   const publicKey = publicKeyRaw.toString('latin1');
+  let batcher: BatchSigner | undefined;
   return {
     publicKey,
     sign(key, r) {
@@ -60,13 +108,10 @@ export function createRecordSigner(privateKey: KeyObject, publicKeyRaw: Buffer):
       return { ...r, signer: publicKey, sig };
     },
     signAsync(key, r) {
-      const data = canonicalRecord(key, r, publicKey);
-      return new Promise((resolve, reject) => {
-        sign(null, data, privateKey, (err, sig) => {
-          if (err !== null) reject(err);
-          else resolve({ ...r, signer: publicKey, sig: sig.toString('latin1') });
-        });
-      });
+      batcher ??= new BatchSigner(privateKey, batch);
+      return batcher
+        .sign(canonicalRecord(key, r, publicKey))
+        .then((sig) => withSignature(r, publicKey, sig));
     },
   };
 }

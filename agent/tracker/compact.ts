@@ -16,33 +16,34 @@ export interface AnnounceCounts {
 
 /**
  * Writes the 4 address bytes and 2 port bytes of "a.b.c.d:port" at `off`, with
- * the rules of ipv4Bytes (four 1-3 digit parts ≤ 255) and a decimal port ≤ 65535.
- * False (nothing meaningful written) for anything else.
+ * the rules of ipv4Bytes (four 1-3 digit parts ≤ 255) and a decimal port ≤ 65535,
+ * in one forward pass. False (nothing meaningful written) for anything else.
  */
 function writeV4(addr: string, out: Buffer, off: number): boolean {
-  const colon = addr.lastIndexOf(':');
-  if (colon < 0) return false;
   let octet = 0;
   let digits = 0;
   let parts = 0;
-  for (let i = 0; i < colon; i++) {
+  let i = 0;
+  for (; i < addr.length; i++) {
     const c = addr.charCodeAt(i);
-    if (c === 0x2e /* . */) {
-      if (digits === 0 || parts === 3) return false;
-      out[off + parts++] = octet;
-      octet = 0;
-      digits = 0;
-    } else if (c >= 0x30 && c <= 0x39) {
+    if (c >= 0x30 && c <= 0x39) {
       if (++digits > 3) return false;
       octet = octet * 10 + (c - 0x30);
       if (octet > 255) return false;
+    } else if (c === 0x2e /* . */ && parts < 3 && digits > 0) {
+      out[off + parts++] = octet;
+      octet = 0;
+      digits = 0;
+    } else if (c === 0x3a /* : */ && parts === 3 && digits > 0) {
+      break;
     } else return false;
   }
-  if (digits === 0 || parts !== 3) return false;
   out[off + 3] = octet;
+  const portStart = i + 1;
+  const portDigits = addr.length - portStart;
+  if (portDigits < 1 || portDigits > 5) return false;
   let port = 0;
-  if (colon + 1 >= addr.length || addr.length - colon - 1 > 5) return false;
-  for (let i = colon + 1; i < addr.length; i++) {
+  for (i = portStart; i < addr.length; i++) {
     const c = addr.charCodeAt(i);
     if (c < 0x30 || c > 0x39) return false;
     port = port * 10 + (c - 0x30);

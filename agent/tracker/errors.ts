@@ -23,6 +23,8 @@ export const TRACKER_FAILURES = [
   'bad_scrape',
   /** The agent holds its maximum number of info hashes. */
   'tracker_full',
+  /** More announces arrived at once than the agent can sign (its signing backlog is full). */
+  'busy',
   /** Too many requests from this source (the security layer's per-source limit). */
   'rate_limited',
   /** An `ip` parameter naming another host, refused by the announce address check. */

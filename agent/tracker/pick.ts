@@ -1,8 +1,10 @@
 /**
  * The peers an announce hands out, picked in one pass over an info hash's
  * records: live seeders and leechers counted, and the `want` newest eligible
- * records kept in a bounded heap — O(n + want·log want) rather than sorting
- * every live provider on every announce. The result is exactly the first `want`
+ * records kept — in order as they come when the records are in time order (the
+ * Store appends, so that is the usual case: O(n), no sort), else in a bounded
+ * heap, O(n + want·log want) — rather than sorting every live provider on every
+ * announce. The result is exactly the first `want`
  * eligible records of the newest-first order (Store.lookup's order: last_seen
  * descending, ties by addr ascending). Pure.
  */
@@ -68,23 +70,36 @@ export function pickPeers(
 ): Swarm {
   let complete = 0;
   let incomplete = 0;
-  const heap: ProviderRecord[] = [];
-  // Backwards: the Store appends, so the newest records tend to be at the end and
-  // the rest fail the one comparison with the heap's root.
+  // Backwards: the Store appends, so the newest records tend to be at the end.
+  // While they come newest first, `picked` is simply the answer in order and a
+  // record older than its last entry is done with in one comparison; the first
+  // record out of order turns `picked` into a heap (oldest at the root).
+  const picked: ProviderRecord[] = [];
+  let sorted = true;
   for (let i = records.length - 1; i >= 0; i--) {
     const r = records[i];
     if (r.removed) continue;
     if (r.left === 0) complete++;
     else incomplete++;
     if (want <= 0 || r.peerId === '' || r.addr === exclude) continue;
-    if (heap.length < want) {
-      heap.push(r);
-      siftUp(heap, heap.length - 1);
-    } else if (older(heap[0], r)) {
-      heap[0] = r;
-      siftDown(heap, 0);
+    if (sorted) {
+      const n = picked.length;
+      if (n === 0 || !older(picked[n - 1], r)) {
+        if (n < want) picked.push(r);
+        continue;
+      }
+      // Oldest first is a valid heap with the oldest at the root.
+      picked.reverse();
+      sorted = false;
+    }
+    if (picked.length < want) {
+      picked.push(r);
+      siftUp(picked, picked.length - 1);
+    } else if (older(picked[0], r)) {
+      picked[0] = r;
+      siftDown(picked, 0);
     }
   }
-  heap.sort(newestFirst);
-  return { complete, incomplete, peers: heap };
+  if (!sorted) picked.sort(newestFirst);
+  return { complete, incomplete, peers: picked };
 }

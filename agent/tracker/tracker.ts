@@ -14,6 +14,7 @@ import { TrackerRequestError, type TrackerFailure } from './errors.js';
 import { parseQuery, type QueryLimits } from './query.js';
 import { encodeCompactAnnounce } from './compact.js';
 import { pickPeers } from './pick.js';
+import { SwarmViews } from './swarms.js';
 import {
   encodeAnnounceReply,
   encodeFailure,
@@ -111,12 +112,18 @@ export class Tracker {
   readonly counters: TrackerCounters = { announces: 0, coalesced: 0, scrapes: 0, failures: {} };
   /** Completions reported to this agent per info hash (BEP 48 `downloaded`), bounded. */
   private readonly downloaded = new Map<InfoHashKey, number>();
+  /** Newest-first records and counts of the swarms announced to, fed by the Replica. */
+  private readonly swarms: SwarmViews;
 
   constructor(
     private readonly replica: Replica,
     readonly options: TrackerOptions = DEFAULT_TRACKER_OPTIONS,
     private readonly guard?: TrackerGuard,
-  ) {}
+  ) {
+    const swarms = new SwarmViews(replica.store);
+    this.swarms = swarms;
+    replica.onChange((key, record) => swarms.applied(key, record));
+  }
 
   /**
    * Handles `GET /announce?<query>` from `observedIp`. Never rejects for bad input.
@@ -181,6 +188,9 @@ export class Tracker {
       } else this.counters.coalesced++;
     } catch (err) {
       if (err instanceof ResourceExhaustedError) {
+        // A burst beyond what the agent signs in time is refused at once (the
+        // client retries after its interval) rather than queued without bound.
+        if (err.bound === 'signing_backlog') throw new TrackerRequestError('busy', err.message);
         throw new TrackerRequestError('tracker_full', err.message);
       }
       throw err;
@@ -192,7 +202,7 @@ export class Tracker {
       req.event === 'stopped'
         ? 0
         : Math.min(req.numwant ?? this.options.defaultNumwant, this.options.maxNumwant);
-    const swarm = pickPeers(this.liveRecords(req.infoHash), want, addr);
+    const swarm = this.swarms.pick(req.infoHash, this.replica.now(), want, addr);
     const counts = {
       interval: this.options.intervalSec,
       minInterval: this.options.minIntervalSec,

@@ -12,7 +12,8 @@
  *
  * The bounds node:http applies hold here too: an incomplete head older than the
  * request timeout gets node's 408 and the connection is closed; an idle
- * keep-alive connection is closed after the keep-alive time (+1 s, as node);
+ * keep-alive connection is closed after the keep-alive time (+1 s, as node; checked
+ * at the owner's interval, ≤ 1 s);
  * pipelined requests are answered in order, at most MAX_PIPELINED in progress
  * per connection (reading pauses beyond), and reading pauses while the peer does
  * not read its replies.
@@ -87,6 +88,8 @@ export class FastConnection {
   /** Reading paused by MAX_PIPELINED or by the peer not reading its replies. */
   private paused = false;
   private waitingDrain = false;
+  /** Last read or write (ms), for the keep-alive timeout. */
+  private lastActive: number;
   private readonly remote: string;
   private readonly accepts: (path: string) => boolean;
 
@@ -96,31 +99,47 @@ export class FastConnection {
   ) {
     this.remote = socket.remoteAddress ?? '';
     this.accepts = (path) => host.routes.has(path);
+    this.lastActive = Date.now();
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
-    socket.on('timeout', this.onTimeout);
     socket.once('close', () => {
       this.mode = 'done';
       this.buf = undefined;
       this.slots.length = 0;
     });
-    socket.setTimeout(host.keepAliveMs + KEEP_ALIVE_GRACE_MS);
   }
 
   /**
-   * Closes the connection with node's 408 if an incomplete head has been
-   * arriving for `timeoutMs` or longer (called periodically by the owner).
+   * The connection's timers, called periodically by the owner (one interval for
+   * all connections rather than a socket timer re-armed on every read and write):
+   * an incomplete head arriving for `requestTimeoutMs` or longer gets node's 408
+   * and the connection is closed; a connection idle between requests for the
+   * keep-alive time (+ node's 1 s grace) is closed.
    */
-  checkRequestTimeout(now: number, timeoutMs: number): void {
-    if (this.mode !== 'fast' || this.partialSince === undefined) return;
-    if (now - this.partialSince < timeoutMs) return;
-    if (this.slots.length === 0 && this.socket.writable) this.socket.write(REQUEST_TIMEOUT_REPLY);
-    this.socket.destroy();
+  checkTimers(now: number, requestTimeoutMs: number): void {
+    if (this.mode !== 'fast') return;
+    if (this.partialSince !== undefined) {
+      if (now - this.partialSince < requestTimeoutMs) return;
+      if (this.slots.length === 0 && this.socket.writable) {
+        this.socket.write(REQUEST_TIMEOUT_REPLY);
+      }
+      this.socket.destroy();
+      return;
+    }
+    // A reply being prepared will be written; an idle connection is closed.
+    if (
+      this.slots.length === 0 &&
+      this.buf === undefined &&
+      now - this.lastActive >= this.host.keepAliveMs + KEEP_ALIVE_GRACE_MS
+    ) {
+      this.socket.destroy();
+    }
   }
 
   private readonly onData = (chunk: Buffer): void => {
     // Closing: what follows a `Connection: close` request is ignored.
     if (this.mode === 'closing' || this.mode === 'done') return;
+    this.lastActive = Date.now();
     if (this.buf === undefined) this.buf = chunk;
     else this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
     this.pos = 0;
@@ -132,14 +151,6 @@ export class FastConnection {
   private readonly onEnd = (): void => {
     if (this.mode === 'fast' && this.buf !== undefined && this.slots.length === 0) {
       if (this.socket.writable) this.socket.write(BAD_REQUEST_REPLY);
-      this.socket.destroy();
-    }
-  };
-
-  private readonly onTimeout = (): void => {
-    // Idle between requests: close. An incomplete head is the request timeout's
-    // business; a reply being prepared will be written (and re-arm the timer).
-    if (this.mode === 'fast' && this.slots.length === 0 && this.buf === undefined) {
       this.socket.destroy();
     }
   };
@@ -236,6 +247,7 @@ export class FastConnection {
     if (first === undefined || this.socket.destroyed) return;
     const socket = this.socket;
     socket.write(more === undefined ? first : Buffer.concat(more));
+    this.lastActive = Date.now();
     if (close) {
       this.mode = 'done';
       this.buf = undefined;
@@ -286,8 +298,6 @@ export class FastConnection {
     const socket = this.socket;
     socket.removeListener('data', this.onData);
     socket.removeListener('end', this.onEnd);
-    socket.removeListener('timeout', this.onTimeout);
-    socket.setTimeout(0);
     const buf = this.buf;
     this.buf = undefined;
     if (buf !== undefined && this.pos < buf.length) socket.unshift(buf.subarray(this.pos));

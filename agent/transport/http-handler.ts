@@ -138,12 +138,10 @@ export class HttpHandler {
     for (const s of this.sockets) s.destroy();
   }
 
-  /** node:http's request timeout, for heads arriving on the fast path. */
+  /** node:http's request and keep-alive timeouts, for connections on the fast path. */
   private checkFast(): void {
     const now = Date.now();
-    for (const c of this.fastConnections) {
-      c.checkRequestTimeout(now, this.options.requestTimeoutMs);
-    }
+    for (const c of this.fastConnections) c.checkTimers(now, this.options.requestTimeoutMs);
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void {

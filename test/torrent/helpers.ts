@@ -13,7 +13,8 @@ import { createTorrent, withTrackers } from '../../agent/torrent/create.js';
 import { parseMetainfo, type Metainfo } from '../../agent/torrent/metainfo.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const STANDALONE = join(ROOT, 'dist', 'agent', 'torrent', 'standalone.js');
+/** `btagent` as users run it (download and seed go straight to the torrent commands). */
+export const STANDALONE = join(ROOT, 'dist', 'agent', 'main.js');
 export const LT_PEER = join(ROOT, 'tools', 'bench', 'lt_peer.py');
 /** Debian's python3 (python3-libtorrent lives there, not in a pyenv). */
 export const SYSTEM_PYTHON = '/usr/bin/python3';

@@ -13,6 +13,16 @@ export class MetainfoError extends Error {
   }
 }
 
+/** A magnet link that cannot be used; `field` names the parameter, e.g. `xt` or `tr`. */
+export class MagnetError extends Error {
+  override name = 'MagnetError';
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
 /** A peer broke the peer-wire protocol (BEP 3/6/10). The connection is closed and counted. */
 export class WireProtocolError extends Error {
   override name = 'WireProtocolError';

@@ -67,6 +67,15 @@ export function findTopLevelValue(buf: Uint8Array, key: string): [number, number
   return null;
 }
 
+/**
+ * End offset of the bencoded value starting at `pos` (bounded, iterative scanner): splits
+ * a value from bytes that follow it, e.g. a BEP 9 message's dictionary from its data.
+ * Throws MetainfoError on malformed or truncated input.
+ */
+export function bencodedValueEnd(buf: Uint8Array, pos: number): number {
+  return skipValue(buf, pos);
+}
+
 /** Scans a bencoded string at `pos`; returns [contentStart, end]. */
 function scanString(buf: Uint8Array, pos: number): [number, number] {
   let len = 0;
@@ -243,4 +252,18 @@ export function pieceHash(m: Pick<Metainfo, 'pieces'>, i: number): Buffer {
 /** Encodes a metainfo dictionary (used to create torrents in tools and tests). */
 export function encodeMetainfo(root: Record<string, unknown>): Buffer {
   return Buffer.from(bencode.encode(root));
+}
+
+/**
+ * Builds .torrent bytes around a raw info dictionary (e.g. fetched by BEP 9), with
+ * `trackers` as announce URLs (one tier, BEP 12). The info bytes are copied verbatim, so
+ * the info hash is theirs; keys are in sorted order (announce, announce-list, info).
+ */
+export function torrentFromInfo(info: Uint8Array, trackers: readonly string[]): Buffer {
+  const enc = (x: unknown): Buffer => Buffer.from(bencode.encode(x));
+  const parts: Buffer[] = [Buffer.from('d')];
+  if (trackers.length > 0)
+    parts.push(enc('announce'), enc(trackers[0]), enc('announce-list'), enc([trackers]));
+  parts.push(enc('info'), Buffer.from(info), Buffer.from('e'));
+  return Buffer.concat(parts);
 }

@@ -54,6 +54,11 @@ function writeV4(addr: string, out: Buffer, off: number): boolean {
   return true;
 }
 
+/** What kind of compact peer an addr makes (BEP 23 / BEP 7 / none: a DNS name). */
+export const PEER_NONE = 0;
+export const PEER_V4 = 1;
+export const PEER_V6 = 2;
+
 /** The general form (as encodeAnnounceReply): host bytes or undefined (a DNS name), as latin1. */
 function slowPeer(addr: string): { v4?: string; v6?: string } {
   const colon = addr.lastIndexOf(':');
@@ -68,6 +73,44 @@ function slowPeer(addr: string): { v4?: string; v6?: string } {
 }
 
 /**
+ * The compact form of a Store addr: PEER_V4 with its 6 bytes written at
+ * out[off…off+6), PEER_V6 (see compactV6), or PEER_NONE (a DNS name: left out).
+ */
+export function compactPeer(addr: string, out: Buffer, off: number): number {
+  if (writeV4(addr, out, off)) return PEER_V4;
+  const slow = slowPeer(addr);
+  if (slow.v4 !== undefined) {
+    out.write(slow.v4, off, 'latin1');
+    return PEER_V4;
+  }
+  return slow.v6 !== undefined ? PEER_V6 : PEER_NONE;
+}
+
+/** The 18 bytes (latin1) of a PEER_V6 addr's compact form (BEP 7), else undefined. */
+export function compactV6(addr: string): string | undefined {
+  return slowPeer(addr).v6;
+}
+
+/** The reply around compact peers: v4[0, v4Bytes) in `peers`, `v6` (latin1) in `peers6`. */
+export function encodeCompactReply(
+  counts: AnnounceCounts,
+  v4: Buffer,
+  v4Bytes: number,
+  v6: string,
+): Buffer {
+  // BEP 3: dictionary keys in sorted order.
+  const head =
+    `d8:completei${counts.complete}e10:incompletei${counts.incomplete}e` +
+    `8:intervali${counts.interval}e12:min intervali${counts.minInterval}e5:peers${v4Bytes}:`;
+  const tail = v6 === '' ? 'e' : `6:peers6${v6.length}:${v6}e`;
+  const out = Buffer.allocUnsafe(head.length + v4Bytes + tail.length);
+  let o = out.write(head, 0, 'latin1');
+  o += v4.copy(out, o, 0, v4Bytes);
+  out.write(tail, o, 'latin1');
+  return out;
+}
+
+/**
  * Encodes the compact announce reply for `peers` (in the order given). Peers
  * named by a DNS name cannot be carried in compact form and are left out.
  */
@@ -79,22 +122,9 @@ export function encodeCompactAnnounce(
   let n4 = 0;
   let v6 = '';
   for (const p of peers) {
-    if (writeV4(p.addr, v4, n4)) {
-      n4 += 6;
-      continue;
-    }
-    const slow = slowPeer(p.addr);
-    if (slow.v4 !== undefined) n4 += v4.write(slow.v4, n4, 'latin1');
-    else if (slow.v6 !== undefined) v6 += slow.v6;
+    const kind = compactPeer(p.addr, v4, n4);
+    if (kind === PEER_V4) n4 += 6;
+    else if (kind === PEER_V6) v6 += compactV6(p.addr) ?? '';
   }
-  // BEP 3: dictionary keys in sorted order.
-  const head =
-    `d8:completei${counts.complete}e10:incompletei${counts.incomplete}e` +
-    `8:intervali${counts.interval}e12:min intervali${counts.minInterval}e5:peers${n4}:`;
-  const tail = v6 === '' ? 'e' : `6:peers6${v6.length}:${v6}e`;
-  const out = Buffer.allocUnsafe(head.length + n4 + tail.length);
-  let o = out.write(head, 0, 'latin1');
-  o += v4.copy(out, o, 0, n4);
-  out.write(tail, o, 'latin1');
-  return out;
+  return encodeCompactReply(counts, v4, n4, v6);
 }

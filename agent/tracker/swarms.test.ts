@@ -8,11 +8,16 @@ import fc from 'fast-check';
 import { Replica } from '../replica.js';
 import type { ProviderRecord } from '../store/record.js';
 import { Store } from '../store/store.js';
+import { encodeCompactAnnounce } from './compact.js';
 import { pickPeers } from './pick.js';
 import { SwarmViews } from './swarms.js';
 
 const KEYS = ['aa'.repeat(20), 'bb'.repeat(20)];
-const ADDRS = Array.from({ length: 12 }, (_, i) => `10.0.0.${i + 1}:6881`);
+const ADDRS = [
+  ...Array.from({ length: 10 }, (_, i) => `10.0.0.${i + 1}:6881`),
+  '[2001:db8::7]:51413',
+  'seed.example:6881',
+];
 const TTL = 1000;
 
 type Op =
@@ -71,7 +76,7 @@ describe('SwarmViews', () => {
   it('answers as the full scan after any sequence of changes, expiry and evictions', () => {
     fc.assert(
       fc.property(
-        fc.array(opArb, { minLength: 1, maxLength: 120 }),
+        fc.array(opArb, { minLength: 1, maxLength: 300 }),
         fc.constantFrom(4, 8, 1000),
         (ops, maxProviders) => {
           const { store, replica, views, tick, now } = setup(maxProviders);
@@ -98,13 +103,21 @@ describe('SwarmViews', () => {
             else {
               const key = KEYS[o.key];
               const exclude = ADDRS[o.exclude] ?? '';
-              expect(views.pick(key, now(), o.want, exclude)).toEqual(
-                pickPeers(store.records(key, now()), o.want, exclude),
+              const expected = pickPeers(store.records(key, now()), o.want, exclude);
+              const view = views.view(key, now());
+              expect(view?.pick(o.want, exclude) ?? pickPeers([], o.want, exclude)).toEqual(
+                expected,
               );
+              if (view !== undefined) {
+                const times = { interval: 30, minInterval: 15 };
+                expect(view.compactReply(times, o.want, exclude)).toEqual(
+                  encodeCompactAnnounce({ ...times, ...expected }, expected.peers),
+                );
+              }
             }
           }
           for (const key of KEYS) {
-            expect(views.pick(key, now(), 20, '')).toEqual(
+            expect(views.view(key, now())?.pick(20, '') ?? pickPeers([], 20, '')).toEqual(
               pickPeers(store.records(key, now()), 20, ''),
             );
           }
@@ -119,16 +132,16 @@ describe('SwarmViews', () => {
     const keys = Array.from({ length: 5 }, (_, i) => String(i).repeat(40));
     for (const k of keys) {
       replica.announce(k, { addr: ADDRS[0], peerId: '-XX0001-000000000001', left: 0 });
-      views.pick(k, now(), 5, '');
+      views.view(k, now());
     }
     expect(views.size).toBe(5);
     // With a smaller bound the oldest go first.
     const small = new SwarmViews(replica.store, { maxViews: 2 });
-    for (const k of keys) small.pick(k, now(), 5, '');
+    for (const k of keys) small.view(k, now());
     expect(small.size).toBe(2);
     tick(TTL + 1);
     replica.announce(keys[4], { addr: ADDRS[1], peerId: '-XX0001-000000000002', left: 0 });
-    small.pick(keys[4], now(), 5, '');
+    small.view(keys[4], now());
     // keys[3]'s view was last used more than a TTL ago: dropped on this use.
     expect(small.size).toBe(1);
   });

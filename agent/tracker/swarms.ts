@@ -22,78 +22,159 @@
 import type { InfoHashKey } from '../store/infohash.js';
 import type { ProviderRecord } from '../store/record.js';
 import type { Store } from '../store/store.js';
-import { newestFirst, pickPeers, type Swarm } from './pick.js';
+import { compactPeer, compactV6, encodeCompactReply, PEER_V4, PEER_V6 } from './compact.js';
+import { newestFirst, type Swarm } from './pick.js';
 
 /** Whether `a` sorts before `b` oldest first (the reverse of newest first). */
 function before(a: ProviderRecord, b: ProviderRecord): boolean {
   return newestFirst(a, b) > 0;
 }
 
-/** One info hash's records, oldest first. */
-class SwarmView {
-  /** The record the Store holds per addr (live or tombstone) as far as the view knows. */
-  readonly current = new Map<string, ProviderRecord>();
-  /** Records oldest first (lastSeen ascending, then addr descending) from `head` on. */
-  order: ProviderRecord[];
-  head = 0;
-  /** Entries in `order` that are no longer current (superseded). */
-  stale = 0;
+// Per-slot flags.
+/** Superseded, evicted, or gone from the Store: not current. */
+const STALE = 1;
+/** Not a tombstone: counted. */
+const LIVE = 2;
+/** Live with left = 0: counted as complete. */
+const SEED = 4;
+/** May be handed out: live and with a peer id. */
+const PEER = 8;
+/** Its 6 compact bytes are in `v4`. */
+const V4 = 16;
+/** An IPv6 peer (its 18 compact bytes are made from the addr when handed out). */
+const V6 = 32;
+
+/**
+ * One info hash's records, oldest first, in slots head…length-1 of parallel
+ * arrays: what an announce reads (time, flags, the 6-byte compact form) lies
+ * contiguous in memory, so picking `want` peers touches no record object.
+ */
+export class SwarmView {
+  /** addr → slot of the record the Store holds for it (live or tombstone). */
+  private readonly current = new Map<string, number>();
+  private records: (ProviderRecord | undefined)[] = [];
+  private lastSeen = new Float64Array(0);
+  private flags = new Uint8Array(0);
+  private v4 = Buffer.alloc(0);
+  private head = 0;
+  private length = 0;
+  /** Slots between head and length that are STALE. */
+  private stale = 0;
+  /** Live records with left = 0 / left > 0. */
   complete = 0;
   incomplete = 0;
   /** Last time an announce read the view (ms). */
   lastUsed: number;
 
+  /** From the Store's unexpired records of the info hash (any order). */
   constructor(records: ProviderRecord[], now: number) {
     records.sort((a, b) => newestFirst(b, a));
-    this.order = records;
-    for (const r of records) {
-      this.current.set(r.addr, r);
-      this.count(r, 1);
-    }
+    this.resize(Math.max(16, records.length * 2));
+    for (const r of records) this.append(r);
     this.lastUsed = now;
   }
 
-  count(r: ProviderRecord, delta: number): void {
-    if (r.removed) return;
-    if (r.left === 0) this.complete += delta;
+  private count(f: number, delta: number): void {
+    if ((f & LIVE) === 0) return;
+    if ((f & SEED) !== 0) this.complete += delta;
     else this.incomplete += delta;
+  }
+
+  /** Writes `r` into `slot` and makes it current for its addr. */
+  private place(slot: number, r: ProviderRecord): void {
+    this.records[slot] = r;
+    this.lastSeen[slot] = r.lastSeen;
+    let f = 0;
+    if (!r.removed) {
+      f |= LIVE;
+      if (r.left === 0) f |= SEED;
+      if (r.peerId !== '') f |= PEER;
+    }
+    const kind = compactPeer(r.addr, this.v4, slot * 6);
+    if (kind === PEER_V4) f |= V4;
+    else if (kind === PEER_V6) f |= V6;
+    this.flags[slot] = f;
+    this.current.set(r.addr, slot);
+    this.count(f, 1);
+  }
+
+  private append(r: ProviderRecord): void {
+    if (this.length === this.flags.length) this.compact(1);
+    this.place(this.length++, r);
+  }
+
+  /** Moves slot `from` to `to` (the record keeps its flags and compact bytes). */
+  private move(from: number, to: number): void {
+    const r = this.records[from];
+    this.records[to] = r;
+    this.lastSeen[to] = this.lastSeen[from];
+    this.flags[to] = this.flags[from];
+    this.v4.copy(this.v4, to * 6, from * 6, from * 6 + 6);
+    if ((this.flags[to] & STALE) === 0 && r !== undefined) this.current.set(r.addr, to);
+  }
+
+  private resize(capacity: number): void {
+    const records: (ProviderRecord | undefined)[] = new Array<ProviderRecord | undefined>(capacity);
+    const lastSeen = new Float64Array(capacity);
+    const flags = new Uint8Array(capacity);
+    const v4 = Buffer.alloc(capacity * 6);
+    let k = 0;
+    for (let i = this.head; i < this.length; i++) {
+      if ((this.flags[i] & STALE) !== 0) continue;
+      const r = this.records[i];
+      records[k] = r;
+      lastSeen[k] = this.lastSeen[i];
+      flags[k] = this.flags[i];
+      this.v4.copy(v4, k * 6, i * 6, i * 6 + 6);
+      if (r !== undefined) this.current.set(r.addr, k);
+      k++;
+    }
+    this.records = records;
+    this.lastSeen = lastSeen;
+    this.flags = flags;
+    this.v4 = v4;
+    this.head = 0;
+    this.length = k;
+    this.stale = 0;
+  }
+
+  /** Drops the stale slots, keeping room for `extra` more (at least doubling when full). */
+  private compact(extra: number): void {
+    const live = this.length - this.head - this.stale;
+    this.resize(Math.max(16, (live + extra) * 2));
   }
 
   /** Drops what has expired at `now` (the Store's rule: lastSeen + ttl ≤ now). */
   expire(now: number, ttlMs: number): void {
-    const order = this.order;
-    while (this.head < order.length && order[this.head].lastSeen + ttlMs <= now) {
-      const r = order[this.head++];
-      if (this.current.get(r.addr) === r) {
-        this.current.delete(r.addr);
-        this.count(r, -1);
+    while (this.head < this.length && this.lastSeen[this.head] + ttlMs <= now) {
+      const f = this.flags[this.head];
+      if ((f & STALE) === 0) {
+        this.current.delete(this.records[this.head]!.addr);
+        this.count(f, -1);
       } else this.stale--;
+      this.records[this.head] = undefined;
+      this.head++;
     }
-    if (this.head > 64 && this.head * 2 > order.length) {
-      this.order = order.slice(this.head);
-      this.head = 0;
-    }
+    if (this.head > 64 && this.head * 2 > this.length) this.compact(0);
   }
 
   /** The Store now holds `r` for its addr. */
   applied(r: ProviderRecord): void {
     const old = this.current.get(r.addr);
     if (old !== undefined) {
-      this.count(old, -1);
+      this.flags[old] |= STALE;
+      this.count(this.flags[old], -1);
       this.stale++;
     }
-    this.current.set(r.addr, r);
-    this.count(r, 1);
+    if (this.length === this.flags.length) this.compact(1);
     // Usually the newest: appended. Otherwise moved back to its place.
-    const order = this.order;
-    let i = order.length;
-    order.push(r);
-    while (i > this.head && before(r, order[i - 1])) {
-      order[i] = order[i - 1];
+    let i = this.length++;
+    while (i > this.head && before(r, this.records[i - 1]!)) {
+      this.move(i - 1, i);
       i--;
     }
-    order[i] = r;
-    if (this.stale > 32 && this.stale * 2 > order.length - this.head) this.compact();
+    this.place(i, r);
+    if (this.stale > 32 && this.stale * 2 > this.length - this.head) this.compact(0);
   }
 
   /**
@@ -104,40 +185,62 @@ class SwarmView {
    */
   evicted(key: InfoHashKey, store: Store): void {
     let oldestKept: number | undefined;
-    for (let i = this.head; i < this.order.length; i++) {
-      const r = this.order[i];
-      if (oldestKept !== undefined && r.lastSeen > oldestKept) return;
-      if (this.current.get(r.addr) !== r) continue;
+    for (let i = this.head; i < this.length; i++) {
+      if (oldestKept !== undefined && this.lastSeen[i] > oldestKept) return;
+      const f = this.flags[i];
+      if ((f & STALE) !== 0) continue;
+      const r = this.records[i]!;
       if (store.get(key, r.addr) === r) {
         oldestKept ??= r.lastSeen;
         continue;
       }
       this.current.delete(r.addr);
-      this.count(r, -1);
+      this.count(f, -1);
+      this.flags[i] |= STALE;
       this.stale++;
     }
   }
 
-  private compact(): void {
-    const kept: ProviderRecord[] = [];
-    for (let i = this.head; i < this.order.length; i++) {
-      const r = this.order[i];
-      if (this.current.get(r.addr) === r) kept.push(r);
+  /** Slots of up to `want` records to hand out, newest first (pickPeers's choice). */
+  private select(want: number, exclude: string): number[] {
+    const skip = this.current.get(exclude) ?? -1;
+    const out: number[] = [];
+    for (let i = this.length - 1; i >= this.head && out.length < want; i--) {
+      if ((this.flags[i] & (STALE | PEER)) === PEER && i !== skip) out.push(i);
     }
-    this.order = kept;
-    this.head = 0;
-    this.stale = 0;
+    return out;
   }
 
-  /** Up to `want` eligible records newest first (see pickPeers), with the counts. */
+  /** Counts and up to `want` records newest first, as pickPeers over the Store's records. */
   pick(want: number, exclude: string): Swarm {
-    const peers: ProviderRecord[] = [];
-    for (let i = this.order.length - 1; i >= this.head && peers.length < want; i--) {
-      const r = this.order[i];
-      if (r.removed || r.peerId === '' || r.addr === exclude) continue;
-      if (this.current.get(r.addr) === r) peers.push(r);
+    return {
+      complete: this.complete,
+      incomplete: this.incomplete,
+      peers: this.select(want, exclude).map((i) => this.records[i]!),
+    };
+  }
+
+  /**
+   * The compact reply for `pick(want, exclude)`, as encodeCompactAnnounce over its
+   * peers: the IPv4 peers' bytes copied from the view, no record read.
+   */
+  compactReply(
+    times: { readonly interval: number; readonly minInterval: number },
+    want: number,
+    exclude: string,
+  ): Buffer {
+    const slots = this.select(want, exclude);
+    const v4 = Buffer.allocUnsafe(slots.length * 6);
+    let n4 = 0;
+    let v6 = '';
+    for (const i of slots) {
+      const f = this.flags[i];
+      if ((f & V4) !== 0) {
+        n4 += this.v4.copy(v4, n4, i * 6, i * 6 + 6);
+      } else if ((f & V6) !== 0) v6 += compactV6(this.records[i]!.addr) ?? '';
     }
-    return { complete: this.complete, incomplete: this.incomplete, peers };
+    const counts = { ...times, complete: this.complete, incomplete: this.incomplete };
+    return encodeCompactReply(counts, v4, n4, v6);
   }
 }
 
@@ -181,16 +284,16 @@ export class SwarmViews {
   }
 
   /**
-   * Counts and up to `want` peers of `key` at `now`, exactly as
-   * pickPeers(store.records(key, now), want, exclude).
+   * The view of `key` at `now` (made from the Store's records on first use), or
+   * undefined when the Store holds nothing for it. Its `pick` answers exactly as
+   * pickPeers(store.records(key, now), …).
    */
-  pick(key: InfoHashKey, now: number, want: number, exclude: string): Swarm {
+  view(key: InfoHashKey, now: number): SwarmView | undefined {
     const ttl = this.store.options.ttlMs;
     let view = this.views.get(key);
     if (view === undefined) {
       const records = this.store.records(key, now);
-      // An unknown info hash (nothing stored) needs no view.
-      if (records.length === 0) return pickPeers(records, want, exclude);
+      if (records.length === 0) return undefined;
       view = new SwarmView(records, now);
       if (this.views.size >= this.options.maxViews) this.dropOldest();
     } else this.views.delete(key);
@@ -202,7 +305,7 @@ export class SwarmViews {
     if (oldest.done !== true && oldest.value[1].lastUsed + ttl < now) {
       this.views.delete(oldest.value[0]);
     }
-    return view.pick(want, exclude);
+    return view;
   }
 
   private dropOldest(): void {

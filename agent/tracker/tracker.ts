@@ -202,13 +202,11 @@ export class Tracker {
       req.event === 'stopped'
         ? 0
         : Math.min(req.numwant ?? this.options.defaultNumwant, this.options.maxNumwant);
-    const swarm = this.swarms.pick(req.infoHash, this.replica.now(), want, addr);
-    const counts = {
-      interval: this.options.intervalSec,
-      minInterval: this.options.minIntervalSec,
-      complete: swarm.complete,
-      incomplete: swarm.incomplete,
-    };
+    const times = { interval: this.options.intervalSec, minInterval: this.options.minIntervalSec };
+    const view = this.swarms.view(req.infoHash, this.replica.now());
+    if (req.compact && view !== undefined) return view.compactReply(times, want, addr);
+    const swarm = view?.pick(want, addr) ?? pickPeers([], want, addr);
+    const counts = { ...times, complete: swarm.complete, incomplete: swarm.incomplete };
     if (req.compact) return encodeCompactAnnounce(counts, swarm.peers);
     return encodeAnnounceReply({
       ...counts,

@@ -102,6 +102,8 @@ export class FastConnection {
     this.lastActive = Date.now();
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
+    // Sockets arrive paused (the port listener's pauseOnConnect): read from now on.
+    socket.resume();
     socket.once('close', () => {
       this.mode = 'done';
       this.buf = undefined;

@@ -2,13 +2,25 @@
  * `btagent download` and `btagent seed`. Exit codes: 0 success, 1 runtime failure,
  * 2 bad usage (the message names the argument).
  */
+import type { EventEmitter } from 'node:events';
 import { readFileSync, mkdirSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { MetainfoError, UsageError } from './errors.js';
+import { MagnetError, MetainfoError, UsageError } from './errors.js';
+import { isMagnetLink, parseMagnet, type Magnet } from './magnet.js';
+import { createMagnetSession } from './magnet-session.js';
 import { MAX_METAINFO_BYTES, parseMetainfo, type Metainfo } from './metainfo.js';
 import { parsePeerAddr, type PeerAddr } from './peer-source.js';
-import { createTorrentSession, type Progress, type TorrentSession } from './session.js';
+import {
+  createTorrentSession,
+  type Progress,
+  type TorrentSession,
+  type TorrentSessionEvents,
+} from './session.js';
+
+/** What `runSession` drives: a session, or a magnet link's (metadata first). */
+type Runner = Pick<TorrentSession, 'start' | 'stop' | 'progress' | 'complete' | 'port'> &
+  EventEmitter<TorrentSessionEvents>;
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -32,6 +44,15 @@ function loadTorrent(file: string): Metainfo {
   }
 }
 
+function loadMagnet(text: string): Magnet {
+  try {
+    return parseMagnet(text);
+  } catch (e) {
+    if (e instanceof MagnetError) throw new UsageError('<file.torrent|magnet>', e.message);
+    throw e;
+  }
+}
+
 function addrArg(name: string, s: string): PeerAddr {
   try {
     return parsePeerAddr(s);
@@ -45,11 +66,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const mb = (n: number): string => (n / 1e6).toFixed(1);
 
 /** Runs a session until it completes (download) or until a signal (seed). */
-async function runSession(
-  session: TorrentSession,
-  untilComplete: boolean,
-  json: boolean,
-): Promise<number> {
+async function runSession(session: Runner, untilComplete: boolean, json: boolean): Promise<number> {
   // A closed pipe (e.g. `| head`) must not crash the download.
   process.stdout.on('error', () => undefined);
   const tty = !json && process.stderr.isTTY;
@@ -64,9 +81,13 @@ async function runSession(
       )
     : null;
   let barStarted = false;
+  let saidFetching = false;
   const show = (p: Progress): void => {
     if (json) process.stdout.write(JSON.stringify({ event: 'progress', ...p }) + '\n');
-    else if (bar) {
+    else if (p.state === 'fetching-metadata') {
+      if (!saidFetching) process.stderr.write('fetching metadata (BEP 9) from peers…\n');
+      saidFetching = true;
+    } else if (bar) {
       if (!barStarted) {
         bar.start(p.totalBytes, p.verifiedBytes, { rate: '0.0', peers: 0 });
         barStarted = true;
@@ -124,7 +145,7 @@ export function registerTorrentCommands(program: Command): void {
   program
     .command('download')
     .description('download a torrent, verifying every piece (exit 0 when complete)')
-    .argument('<file.torrent>', 'the .torrent file')
+    .argument('<file.torrent|magnet>', 'the .torrent file, or a magnet link (BEP 9)')
     .requiredOption('--out <dir>', 'directory to download into')
     .option('--peer <host:port>', 'a peer to connect to (repeatable)', collect, [])
     .option('--no-tracker', "do not announce to the torrent's trackers")
@@ -137,30 +158,54 @@ export function registerTorrentCommands(program: Command): void {
         opts: { out: string; peer: string[]; tracker: boolean; listen: string; json?: boolean },
       ) => {
         const code = await guard(async () => {
-          const metainfo = loadTorrent(file);
+          const magnet = isMagnetLink(file) ? loadMagnet(file) : null;
+          const metainfo = magnet ? null : loadTorrent(file);
           const peers = opts.peer.map((p) => addrArg('--peer', p));
           const listen = parseListen(opts.listen);
-          if (!opts.tracker && peers.length === 0)
+          const given = peers.length + (magnet?.peers.length ?? 0);
+          const trackers = magnet ? magnet.trackers.length : metainfo!.announceTiers.length;
+          if (!opts.tracker && given === 0)
             throw new UsageError(
               '--peer',
               'no peer source: give --peer host:port or allow the tracker',
             );
-          if (opts.tracker && peers.length === 0 && metainfo.announceTiers.length === 0)
-            throw new UsageError('--peer', 'the torrent has no tracker: give --peer host:port');
+          if (opts.tracker && given === 0 && trackers === 0)
+            throw new UsageError(
+              '--peer',
+              `the ${magnet ? 'magnet link' : 'torrent'} has no tracker: give --peer host:port`,
+            );
           try {
             mkdirSync(opts.out, { recursive: true });
           } catch (e) {
             throw new UsageError('--out', (e as Error).message);
           }
-          const session = createTorrentSession({
-            metainfo,
+          const common = {
             dir: opts.out,
             peers,
             useTrackers: opts.tracker,
             listen,
-            check: 'resume',
-          });
-          return runSession(session, true, opts.json === true);
+            check: 'resume' as const,
+          };
+          if (magnet === null)
+            return runSession(
+              createTorrentSession({ ...common, metainfo: metainfo! }),
+              true,
+              opts.json === true,
+            );
+          const onMetadata = (m: Metainfo): void => {
+            const line = { event: 'metadata', infoHash: m.infoHashHex, name: m.name };
+            if (opts.json === true)
+              process.stdout.write(
+                JSON.stringify({ ...line, totalBytes: m.totalLength, pieceCount: m.pieceCount }) +
+                  '\n',
+              );
+            else process.stderr.write(`metadata: ${m.name} (${m.totalLength} bytes)\n`);
+          };
+          return runSession(
+            createMagnetSession({ ...common, magnet, onMetadata }),
+            true,
+            opts.json === true,
+          );
         });
         process.exitCode = code;
       },

@@ -48,6 +48,10 @@ export class PeerConnection {
   depth: number;
   /** The peer's advertised request queue bound (BEP 10 `reqq`). */
   reqq = 250;
+  /** The BEP 10 id the peer receives `ut_metadata` on (BEP 9); 0 = it does not. */
+  utMetadata = 0;
+  /** BEP 9 metadata pieces we sent it (bounded per connection). */
+  metadataServed = 0;
   /** Pieces the peer lets us request while choked (BEP 6). */
   readonly allowedFast = new Set<number>();
   readonly uploadQueue: UploadRequest[] = [];

@@ -14,12 +14,13 @@ import { EventEmitter } from 'node:events';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import net, { type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import bencode, { type BValue } from 'bencode';
 import { Bitfield } from './bitfield.js';
 import { Choker, RECHOKE_INTERVAL_MS } from './choker.js';
 import { StorageError, WireProtocolError } from './errors.js';
+import { decodeExtendedHandshake, encodeExtendedHandshake } from './ext-handshake.js';
 import { BLOCK_SIZE, blockCount } from './layout.js';
 import { pieceHash, pieceSize, type Metainfo } from './metainfo.js';
+import type { MetadataProgress } from './metadata-fetch.js';
 import { PeerConnection, makeBlockKey, type UploadRequest } from './peer.js';
 import {
   formatPeerAddr,
@@ -31,6 +32,16 @@ import { PiecePicker, Received, type PickerPeer } from './picker.js';
 import { ResumeJournal } from './resume.js';
 import { Storage } from './storage.js';
 import { HttpTracker } from './tracker.js';
+import {
+  UT_METADATA,
+  UT_METADATA_LOCAL_ID,
+  decodeMetadataMessage,
+  encodeMetadataData,
+  encodeMetadataRequest,
+  metadataPieceCount,
+  metadataPieceLength,
+  METADATA_PIECE_SIZE,
+} from './ut-metadata.js';
 import { MSG, type Handshake, type WireMessage } from './wire.js';
 
 /** Bounds and timings. Each constant says why it has the value it has. */
@@ -69,6 +80,11 @@ export const LIMITS = {
   maxCandidates: 1000,
   /** BEP 10 extended-handshake payload bound. */
   maxExtendedMessage: 1024 * 1024,
+  /**
+   * BEP 9 metadata pieces served per connection: two full copies of the info dictionary
+   * (a peer that lost one retries), then rejects, so no peer can make us send it forever.
+   */
+  metadataCopiesPerPeer: 2,
 } as const;
 
 /**
@@ -85,7 +101,9 @@ const REFILL_BATCH = 32;
 /** Contiguous received blocks hashed per `update` call (4 × 16 KiB = 64 KiB). */
 const HASH_RUN = 4;
 
-export type SessionState = 'idle' | 'checking' | 'downloading' | 'seeding' | 'paused' | 'stopped';
+/** `fetching-metadata`: a magnet link's info dictionary is being fetched (magnet-session.ts). */
+export type SessionState =
+  'idle' | 'fetching-metadata' | 'checking' | 'downloading' | 'seeding' | 'paused' | 'stopped';
 
 /** A progress snapshot, emitted once per second and on state changes. */
 export interface Progress {
@@ -116,6 +134,8 @@ export interface Progress {
   protocolErrors: number;
   /** Bytes received that were not used (duplicates in end game, unsolicited). */
   wasted: number;
+  /** The BEP 9 metadata phase of a magnet link, while it runs. */
+  metadata?: MetadataProgress;
 }
 
 export interface TorrentSessionOptions {
@@ -154,6 +174,8 @@ export interface TorrentSessionOptions {
   seedWhenComplete?: boolean;
   /** Upload slots (default 4) for the choker. */
   uploadSlots?: number;
+  /** Addresses never to connect to or accept (e.g. peers that sent bad BEP 9 metadata). */
+  banned?: readonly PeerAddr[];
   /** Called per piece request we send (observability; tests use it). */
   onRequest?: (piece: number, begin: number) => void;
   /** Monotonic clock in ms (default performance.now). */
@@ -266,6 +288,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
       const t = new HttpTracker(this.meta.announceTiers);
       if (t.usable) this.sources.push(t);
     }
+    for (const a of o.banned ?? []) this.banned.add(formatPeerAddr(a));
     for (const a of o.peers ?? []) this.addCandidate(a);
   }
 
@@ -647,10 +670,18 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     peer.extended = h.extended;
     if (!peer.outgoing) peer.sendHandshake(this.meta.infoHash, this.peerId);
     if (peer.extended) {
-      // BEP 10 handshake: we advertise our request queue bound and listen port.
-      const d: Record<string, unknown> = { m: {}, v: 'btoverlay 0.1', reqq: LIMITS.maxUploadQueue };
-      if (this.port) d['p'] = this.port;
-      peer.sendExtended(0, bencode.encode(d));
+      // BEP 10 handshake: our request queue bound and listen port, and BEP 9: we serve
+      // the info dictionary (so clients given a magnet link can fetch it from us).
+      peer.sendExtended(
+        0,
+        encodeExtendedHandshake({
+          m: { [UT_METADATA]: UT_METADATA_LOCAL_ID },
+          metadataSize: this.meta.infoBytes.length,
+          reqq: LIMITS.maxUploadQueue,
+          port: this.port,
+          client: 'btoverlay 0.1',
+        }),
+      );
     }
     const have = this.picker.have;
     if (peer.fast && have.full) peer.sendSimple(MSG.haveAll);
@@ -771,6 +802,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
         return;
       case 'extended':
         if (m.id === 0) this.onExtendedHandshake(peer, m.payload);
+        else if (m.id === UT_METADATA_LOCAL_ID) this.onMetadataMessage(peer, m.payload);
         return;
       default:
         return; // port, suggest, unknown ids: ignored (BEP 3: unknown messages are skipped)
@@ -786,16 +818,35 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   }
 
   private onExtendedHandshake(peer: PeerConnection, payload: Buffer): void {
-    let d: BValue;
-    try {
-      d = bencode.decode(payload);
-    } catch {
-      throw new WireProtocolError('extended handshake is not bencoded');
-    }
-    if (typeof d !== 'object' || d instanceof Uint8Array || Array.isArray(d)) return;
-    const reqq = d['reqq'];
-    if (typeof reqq === 'number' && reqq > 0) peer.reqq = Math.min(reqq, LIMITS.maxDepth);
+    const h = decodeExtendedHandshake(payload);
+    if (h.reqq !== null) peer.reqq = Math.min(h.reqq, LIMITS.maxDepth);
     peer.depth = Math.min(peer.depth, peer.reqq);
+    peer.utMetadata = h.m.get(UT_METADATA) ?? 0;
+  }
+
+  /**
+   * BEP 9: a peer asks for a piece of the info dictionary (it was given a magnet link).
+   * Answered with the raw info bytes, or rejected when out of range, when its socket is
+   * backed up, or past the per-connection bound. Data and rejects we never asked for are
+   * ignored (a session always has the metadata).
+   */
+  private onMetadataMessage(peer: PeerConnection, payload: Buffer): void {
+    const m = decodeMetadataMessage(payload);
+    if (m.type !== 'request' || peer.utMetadata === 0) return;
+    const info = this.meta.infoBytes;
+    const count = metadataPieceCount(info.length);
+    if (
+      m.piece >= count ||
+      peer.metadataServed >= count * LIMITS.metadataCopiesPerPeer ||
+      peer.writeBacklog > LIMITS.uploadBacklogBytes
+    ) {
+      peer.sendExtended(peer.utMetadata, encodeMetadataRequest('reject', m.piece));
+      return;
+    }
+    peer.metadataServed++;
+    const begin = m.piece * METADATA_PIECE_SIZE;
+    const data = info.subarray(begin, begin + metadataPieceLength(info.length, m.piece));
+    peer.sendExtended(peer.utMetadata, encodeMetadataData(m.piece, info.length, data));
   }
 
   private updateInterest(peer: PeerConnection): void {

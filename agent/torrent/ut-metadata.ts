@@ -16,6 +16,11 @@ import { bencodedValueEnd } from './metainfo.js';
 
 /** The extension's name in the BEP 10 handshake's `m` dictionary. */
 export const UT_METADATA = 'ut_metadata';
+/**
+ * The BEP 10 message id we receive ut_metadata on (our choice; any 1..255 works, peers
+ * address us with whatever our handshake's `m` says).
+ */
+export const UT_METADATA_LOCAL_ID = 3;
 /** BEP 9: every piece is 16 KiB except the last. */
 export const METADATA_PIECE_SIZE = 16 * 1024;
 /**

@@ -25,6 +25,9 @@ export interface AnnounceParams {
   numwant: number;
 }
 
+/** Floor on the announce interval we honour, so a broken tracker cannot make us spin. */
+export const MIN_INTERVAL_SEC = 5;
+
 export interface AnnounceResult {
   peers: PeerAddr[];
   /** Seconds until the next regular announce. */

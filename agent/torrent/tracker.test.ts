@@ -3,7 +3,7 @@ import { TrackerError } from './errors.js';
 import { parsePeerAddr } from './peer-source.js';
 import { announceUrl, escapeBytes, parseAnnounceResponse } from './tracker.js';
 import { TrackerServer } from './tracker-server.js';
-import { HttpTracker } from './tracker.js';
+import { TrackerClient } from './tracker.js';
 
 const enc = (x: unknown): Uint8Array => bencode.encode(x);
 
@@ -50,7 +50,7 @@ describe('tracker client', () => {
     const srv = new TrackerServer();
     const url = await srv.listen();
     try {
-      const t = new HttpTracker([[url]]);
+      const t = new TrackerClient([[url]]);
       const base = {
         infoHash: Buffer.alloc(20, 9),
         uploaded: 0,

@@ -1,18 +1,25 @@
 /**
- * HTTP tracker client (BEP 3 announce; BEP 23 compact peers; dictionary peers; BEP 7
- * `peers6`). The response parser is pure; `HttpTracker` does the I/O with a timeout and a
- * response size bound.
+ * Tracker client: HTTP (BEP 3 announce; BEP 23 compact peers; dictionary peers; BEP 7
+ * `peers6`) and UDP (BEP 15, udp-tracker.ts) trackers in BEP 12 tiers. The HTTP response
+ * parser is pure; `TrackerClient` does the I/O with a timeout and a response size bound.
  */
 import http from 'node:http';
 import https from 'node:https';
 import bencode, { type BValue } from 'bencode';
 import { TrackerError } from './errors.js';
-import type { AnnounceParams, AnnounceResult, PeerAddr, PeerSource } from './peer-source.js';
+import {
+  MIN_INTERVAL_SEC,
+  type AnnounceParams,
+  type AnnounceResult,
+  type PeerAddr,
+  type PeerSource,
+} from './peer-source.js';
+import { UdpTracker } from './udp-tracker.js';
+
+export { MIN_INTERVAL_SEC };
 
 /** Bound on a tracker response body. */
 export const MAX_TRACKER_RESPONSE = 2 * 1024 * 1024;
-/** Floor on the announce interval we honour, so a broken tracker cannot make us spin. */
-export const MIN_INTERVAL_SEC = 5;
 const DEFAULT_INTERVAL_SEC = 1800;
 
 /** Percent-encodes raw bytes for a query string (BEP 3: info_hash and peer_id are binary). */
@@ -137,34 +144,39 @@ export function httpGet(
 
 /**
  * A tracker tier list (BEP 12): URLs are tried in order; the first that answers is moved
- * to the front of its tier. Non-HTTP URLs (udp://, BEP 15) are skipped.
+ * to the front of its tier. http(s):// and udp:// (BEP 15) URLs are used; others (wss://)
+ * are skipped.
  */
-export class HttpTracker implements PeerSource {
+export class TrackerClient implements PeerSource {
   readonly name: string;
   private readonly tiers: string[][];
+  private readonly udp: UdpTracker;
 
   constructor(
     tiers: readonly (readonly string[])[],
     private readonly timeoutMs = 15_000,
   ) {
     this.tiers = tiers
-      .map((t) => t.filter((u) => /^https?:\/\//.test(u)))
+      .map((t) => t.filter((u) => /^(https?|udp):\/\//i.test(u)))
       .filter((t) => t.length > 0);
-    this.name = this.tiers.flat()[0] ?? 'http-tracker';
+    this.name = this.tiers.flat()[0] ?? 'tracker';
+    this.udp = new UdpTracker(timeoutMs);
   }
 
-  /** True when at least one HTTP(S) tracker is known. */
+  /** True when at least one usable tracker is known. */
   get usable(): boolean {
     return this.tiers.length > 0;
   }
 
   async announce(p: AnnounceParams): Promise<AnnounceResult> {
-    let last: Error = new TrackerError('no HTTP tracker');
+    let last: Error = new TrackerError('no usable tracker');
     for (const tier of this.tiers) {
       for (let k = 0; k < tier.length; k++) {
         const url = tier[k]!;
         try {
-          const r = parseAnnounceResponse(await httpGet(announceUrl(url, p), this.timeoutMs));
+          const r = /^udp:/i.test(url)
+            ? await this.udp.announce(url, p)
+            : parseAnnounceResponse(await httpGet(announceUrl(url, p), this.timeoutMs));
           tier.splice(k, 1);
           tier.unshift(url);
           return r;
@@ -176,3 +188,6 @@ export class HttpTracker implements PeerSource {
     throw last;
   }
 }
+
+/** The previous name, until every caller says TrackerClient. */
+export const HttpTracker = TrackerClient;

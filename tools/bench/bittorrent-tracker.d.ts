@@ -1,4 +1,4 @@
-// The part of bittorrent-tracker's server API that bench:tracker uses (the package ships no types).
+// The part of bittorrent-tracker's server API that bench:tracker and tools/peers use (the package ships no types).
 declare module 'bittorrent-tracker/server' {
   import type { EventEmitter } from 'node:events';
   interface ServerOptions {
@@ -12,9 +12,14 @@ declare module 'bittorrent-tracker/server' {
   }
   class Server extends EventEmitter {
     constructor(opts?: ServerOptions);
-    listen(port: number, hostname: string, onlistening?: () => void): void;
+    listen(
+      port: number,
+      hostname: string | { http?: string; udp?: string; udp6?: string },
+      onlistening?: () => void,
+    ): void;
     close(cb?: () => void): void;
     http: { address(): { port: number } | string | null } | null;
+    udp4: { address(): { port: number } } | null;
   }
   export default Server;
 }

@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { createTorrent, withTrackers } from '../../agent/torrent/create.js';
 import { parseMetainfo } from '../../agent/torrent/metainfo.js';
 import { TrackerServer } from '../../agent/torrent/tracker-server.js';
-import { HttpTracker } from '../../agent/torrent/tracker.js';
+import { TrackerClient } from '../../agent/torrent/tracker.js';
 import { makePeerId } from '../../agent/torrent/session.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       seeder.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
     );
     // aria2c finds the seeder through the tracker; register it (libtorrent may not announce to loopback).
-    await new HttpTracker([[url]]).announce({
+    await new TrackerClient([[url]]).announce({
       infoHash: meta.infoHash,
       peerId: makePeerId(),
       port: seedPort,

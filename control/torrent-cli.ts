@@ -75,11 +75,33 @@ function discoveryArg(text: string): DiscoveryName {
   return text as DiscoveryName;
 }
 
-function readTorrentFile(path: string): Buffer {
-  if (/^magnet:/i.test(path))
+/** Longest magnet link btctl sends (the agent's own bound, agent/torrent/magnet.ts). */
+const MAX_MAGNET_LENGTH = 16 * 1024;
+
+/**
+ * A magnet link, checked here as far as btctl can (a v1 info hash, a sane length); the
+ * agent parses it fully (dn, tr, x.pe) and names anything else that is wrong.
+ */
+function magnetArg(link: string): string {
+  const t = link.trim();
+  if (t.length > MAX_MAGNET_LENGTH)
     throw new UsageError(
-      '<file.torrent|magnet>: magnet links need BEP 9 (ut_metadata), which the engine does not support yet; give a .torrent file',
+      `<file.torrent|magnet>: magnet link longer than ${MAX_MAGNET_LENGTH} characters`,
     );
+  let ih: Buffer;
+  try {
+    ih = parseInfoHash(t);
+  } catch (err) {
+    throw new UsageError(`<file.torrent|magnet>: ${(err as Error).message}`);
+  }
+  if (ih.length !== 20)
+    throw new UsageError(
+      '<file.torrent|magnet>: the magnet link has only a v2 info hash (urn:btmh); the agent needs urn:btih (v1)',
+    );
+  return t;
+}
+
+function readTorrentFile(path: string): Buffer {
   try {
     const st = statSync(path);
     if (!st.isFile()) throw new Error('not a regular file');
@@ -102,8 +124,14 @@ export function registerTorrentCommands(
     .command('torrent')
     .description("the agent's torrents: add, list, show, watch, rm, pause, resume");
 
-  withGlobals(torrent.command('add').argument('<file.torrent|magnet>', 'a .torrent file'))
-    .description('add a torrent to the agent; it downloads (or seeds, if the data is there)')
+  withGlobals(
+    torrent
+      .command('add')
+      .argument('<file.torrent|magnet>', 'a .torrent file, or a magnet link (quote it)'),
+  )
+    .description(
+      'add a torrent to the agent; it downloads (or seeds, if the data is there). From a magnet link the agent first fetches the metadata from peers (state fetching-metadata)',
+    )
     .option(
       '--dir <dir>',
       "save directory on the agent's host: relative to the agent's --download-root, or absolute inside it (default: the root)",
@@ -120,13 +148,15 @@ export function registerTorrentCommands(
         opts: GlobalOptions & { dir?: string; discovery: string; paused?: boolean },
       ) => {
         const discovery = discoveryArg(opts.discovery);
-        const data = readTorrentFile(file);
+        const what = /^\s*magnet:/i.test(file)
+          ? { magnet: magnetArg(file) }
+          : { torrent: readTorrentFile(file) };
         // Sent as given: the agent resolves it against its download root (it may run on
         // another host, so btctl's working directory means nothing there).
         const saveDir = opts.dir ?? '';
         if (saveDir === '' && opts.dir !== undefined) throw new UsageError('--dir: is empty');
         const t = await withTorrents(opts, (c) =>
-          c.add({ torrent: data, saveDir, discovery, paused: opts.paused }),
+          c.add({ ...what, saveDir, discovery, paused: opts.paused }),
         );
         out(opts.json ? json({ torrent: torrentJson(t) }) : `added ${oneLine(t)}`);
       },
@@ -202,6 +232,7 @@ async function watch(
       )
     : null;
   let started = false;
+  let barTotal = 0;
   let lastState = '';
   let result: { code: number; message?: string } | null = null;
   const w = c.watch(id, ({ torrent: t, removed }) => {
@@ -216,14 +247,20 @@ async function watch(
       peers: t.peers,
     };
     if (bar) {
-      if (!started) bar.start(Math.max(1, t.totalBytes), t.verifiedBytes, payload);
-      else bar.update(t.verifiedBytes, payload);
+      const total = Math.max(1, t.totalBytes); // a magnet link's size arrives with its metadata
+      if (!started) bar.start(total, t.verifiedBytes, payload);
+      else {
+        if (total !== barTotal) bar.setTotal(total);
+        bar.update(t.verifiedBytes, payload);
+      }
+      barTotal = total;
       started = true;
     } else if (!asJson && t.state !== lastState) out(oneLine(t));
     lastState = t.state;
     if (removed) result = { code: 1, message: `torrent ${t.id} was removed` };
     else if (t.state === 'error') result = { code: 1, message: `torrent ${t.id}: ${t.error}` };
-    else if (t.left === 0 && (t.state === 'seeding' || t.state === 'paused')) result = { code: 0 };
+    else if (t.left === 0 && !t.metadataPending && (t.state === 'seeding' || t.state === 'paused'))
+      result = { code: 0 };
     if (result) w.cancel();
   });
   try {

@@ -20,7 +20,7 @@ export const DISCOVERY_NAMES: readonly DiscoveryName[] = ['overlay', 'tracker', 
 
 /** What a torrent is doing. */
 export type TorrentStateName =
-  'checking' | 'downloading' | 'seeding' | 'paused' | 'error' | 'unknown';
+  'fetching-metadata' | 'checking' | 'downloading' | 'seeding' | 'paused' | 'error' | 'unknown';
 
 /** A torrent of an agent, as the client library returns it. Byte counts are numbers. */
 export interface TorrentInfo {
@@ -48,6 +48,8 @@ export interface TorrentInfo {
   /** Unix ms; 0 if not complete yet. */
   completedAt: number;
   providerAddr: string;
+  /** Added from a magnet link whose metadata has not arrived yet (sizes are 0 until then). */
+  metadataPending: boolean;
 }
 
 /** One Watch event. */
@@ -57,10 +59,12 @@ export interface TorrentEvent {
   removed: boolean;
 }
 
-/** What to add. */
+/** What to add: a .torrent file's bytes or a magnet link. */
 export interface AddTorrentInput {
-  /** The .torrent file's bytes. */
-  torrent: Uint8Array;
+  /** The .torrent file's bytes (omit or leave empty with `magnet`). */
+  torrent?: Uint8Array;
+  /** A magnet link (BEP 9); the agent fetches its metadata from peers. */
+  magnet?: string;
   /** Absolute directory on the agent's host; '' = the agent's default. */
   saveDir?: string;
   discovery?: DiscoveryName;
@@ -88,6 +92,7 @@ export interface TorrentsApi {
 }
 
 const STATES: Record<number, TorrentStateName> = {
+  [TorrentState.TORRENT_STATE_FETCHING_METADATA]: 'fetching-metadata',
   [TorrentState.TORRENT_STATE_CHECKING]: 'checking',
   [TorrentState.TORRENT_STATE_DOWNLOADING]: 'downloading',
   [TorrentState.TORRENT_STATE_SEEDING]: 'seeding',
@@ -128,6 +133,7 @@ export function torrentFromWire(t: WireTorrent): TorrentInfo {
     addedAt: Number(t.addedAt),
     completedAt: Number(t.completedAt),
     providerAddr: t.providerAddr,
+    metadataPending: t.metadataPending,
   };
 }
 
@@ -152,7 +158,8 @@ export function connectTorrents(node: string, options: ConnectOptions = {}): Tor
         call((md, o, cb) =>
           client.add(
             {
-              torrent: Buffer.from(input.torrent),
+              torrent: Buffer.from(input.torrent ?? []),
+              magnet: input.magnet ?? '',
               saveDir: input.saveDir ?? '',
               discovery: TO_MODE[input.discovery ?? 'overlay'],
               paused: input.paused ?? false,

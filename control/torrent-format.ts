@@ -18,6 +18,7 @@ export function bytes(n: number): string {
 
 /** Percentage of verified bytes, one decimal; 100.0 only when nothing is left. */
 export function percent(t: TorrentInfo): string {
+  if (t.metadataPending) return '-'; // a magnet link's size is not known yet
   if (t.totalBytes === 0 || t.left === 0) return '100.0%';
   return `${Math.min(99.9, (100 * t.verifiedBytes) / t.totalBytes).toFixed(1)}%`;
 }
@@ -45,6 +46,7 @@ export function torrentJson(t: TorrentInfo): Record<string, unknown> {
     added_at: t.addedAt,
     completed_at: t.completedAt,
     provider_addr: t.providerAddr,
+    metadata_pending: t.metadataPending,
   };
 }
 
@@ -73,8 +75,15 @@ export function torrentText(t: TorrentInfo): string {
     ['id', t.id],
     ['name', t.name],
     ['state', t.state + (t.error ? ` (${t.error})` : '')],
-    ['progress', `${percent(t)} (${t.piecesVerified}/${t.pieceCount} pieces)`],
-    ['size', `${bytes(t.totalBytes)} (${t.totalBytes} bytes, ${t.left} left)`],
+    ...((t.metadataPending
+      ? [
+          ['progress', '- (fetching the metadata from peers)'],
+          ['size', 'unknown until the metadata arrives'],
+        ]
+      : [
+          ['progress', `${percent(t)} (${t.piecesVerified}/${t.pieceCount} pieces)`],
+          ['size', `${bytes(t.totalBytes)} (${t.totalBytes} bytes, ${t.left} left)`],
+        ]) as [string, string][]),
     ['rates', `down ${bytes(t.downloadRate)}/s, up ${bytes(t.uploadRate)}/s`],
     ['transferred', `down ${bytes(t.downloaded)}, up ${bytes(t.uploaded)}`],
     ['peers', `${t.peers} connected, ${t.knownPeers} known`],

@@ -15,7 +15,9 @@ import { dirname, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, ResourceExhaustedError } from '../errors.js';
 import type { Replica } from '../replica.js';
-import { MetainfoError } from '../torrent/errors.js';
+import { MagnetError, MetainfoError } from '../torrent/errors.js';
+import { parseMagnet, type Magnet } from '../torrent/magnet.js';
+import { createMagnetSession, type MagnetSession } from '../torrent/magnet-session.js';
 import { MAX_METAINFO_BYTES, parseMetainfo, type Metainfo } from '../torrent/metainfo.js';
 import {
   createTorrentSession,
@@ -33,7 +35,8 @@ import { checkFiles, resolveSaveDir } from './save-dir.js';
 import { TorrentStateDir, type Discovery, type TorrentEntry } from './persist.js';
 
 /** What a torrent is doing, as the API reports it. */
-export type TorrentStateName = 'checking' | 'downloading' | 'seeding' | 'paused' | 'error';
+export type TorrentStateName =
+  'fetching-metadata' | 'checking' | 'downloading' | 'seeding' | 'paused' | 'error';
 
 /** A snapshot of one torrent for the API. Plain data. */
 export interface TorrentView {
@@ -59,12 +62,16 @@ export interface TorrentView {
   readonly completedAt: number;
   /** "host:port" announced to the overlay; '' until the listener is bound. */
   readonly providerAddr: string;
+  /** Added from a magnet link whose metadata has not arrived yet (size etc. are 0). */
+  readonly metadataPending: boolean;
 }
 
-/** What `add` takes. */
+/** What `add` takes: a .torrent file's bytes or a magnet link (exactly one). */
 export interface AddTorrentInput {
-  /** The .torrent file's bytes. */
+  /** The .torrent file's bytes (empty with `magnet`). */
   readonly torrent: Uint8Array;
+  /** A magnet link (BEP 9); its metadata is fetched from peers. */
+  readonly magnet?: string;
   /**
    * Save directory: relative to the download root, or absolute inside it (anywhere with
    * `--allow-any-save-dir`); '' = the download root.
@@ -95,8 +102,11 @@ export interface TorrentManagerEvents {
 
 interface Managed {
   readonly entry: TorrentEntry;
-  readonly meta: Metainfo;
-  session: TorrentSession | null;
+  /** Null until a magnet link's metadata has been fetched. */
+  meta: Metainfo | null;
+  /** The parsed magnet link, for a torrent added from one. */
+  readonly magnet: Magnet | null;
+  session: TorrentSession | MagnetSession | null;
   discovery: OverlayDiscovery | null;
   last: Progress | null;
   error: string;
@@ -140,7 +150,22 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     for (const { entry, meta } of m.dir.load((file, err) =>
       o.log.warn({ file, err: err.message }, 'skipping unreadable torrent state'),
     )) {
-      const t: Managed = { entry, meta, session: null, discovery: null, last: null, error: '' };
+      let magnet: Magnet | null = null;
+      try {
+        if (entry.magnet !== undefined) magnet = parseMagnet(entry.magnet);
+      } catch (err) {
+        o.log.warn({ file: entry.id, err: (err as Error).message }, 'skipping unreadable magnet');
+        continue;
+      }
+      const t: Managed = {
+        entry,
+        meta,
+        magnet,
+        session: null,
+        discovery: null,
+        last: null,
+        error: '',
+      };
       m.torrents.set(entry.id, t);
       try {
         // Re-judged on every start: the operator may have narrowed the policy since.
@@ -166,26 +191,29 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
 
   /** Adds and starts a torrent. */
   async add(input: AddTorrentInput): Promise<TorrentView> {
-    if (input.torrent.length === 0) throw new InvalidArgumentError('torrent', 'is required');
+    const link = input.magnet ?? '';
+    if (input.torrent.length === 0 && link === '')
+      throw new InvalidArgumentError('torrent', 'is required (or a magnet link)');
+    if (input.torrent.length > 0 && link !== '')
+      throw new InvalidArgumentError('magnet', 'give a .torrent or a magnet link, not both');
     if (input.torrent.length > MAX_METAINFO_BYTES)
       throw new InvalidArgumentError('torrent', `larger than ${MAX_METAINFO_BYTES} bytes`);
-    let meta: Metainfo;
+    let meta: Metainfo | null = null;
+    let magnet: Magnet | null = null;
     try {
-      meta = parseMetainfo(input.torrent);
+      if (link !== '') magnet = parseMagnet(link);
+      else meta = parseMetainfo(input.torrent);
     } catch (e) {
       if (e instanceof MetainfoError) throw new InvalidArgumentError('torrent', e.message);
+      if (e instanceof MagnetError) throw new InvalidArgumentError('magnet', e.message);
       throw e;
     }
     const discovery = input.discovery ?? 'overlay';
-    if (meta.private && discovery !== 'tracker')
-      throw new InvalidArgumentError(
-        'discovery',
-        'a private torrent (BEP 27) may only use its trackers: use discovery tracker',
-      );
-    if (discovery !== 'overlay' && meta.announceTiers.length === 0)
-      throw new InvalidArgumentError('discovery', 'the torrent names no tracker');
+    if (meta) this.checkDiscovery(meta, discovery);
+    else if (discovery !== 'overlay' && magnet!.trackers.length === 0)
+      throw new InvalidArgumentError('discovery', 'the magnet link names no tracker (tr)');
     const saveDir = this.checkSaveDir(input.saveDir, meta);
-    const id = meta.infoHashHex;
+    const id = meta?.infoHashHex ?? magnet!.infoHashHex;
     if (this.torrents.has(id)) throw new TorrentExistsError(id);
     if (this.torrents.size >= this.o.config.maxTorrents)
       throw new ResourceExhaustedError(
@@ -202,13 +230,28 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
       paused: input.paused === true,
       addedAt: Date.now(),
       completedAt: 0,
+      ...(magnet ? { magnet: link.trim() } : {}),
     };
-    this.dir.create(entry, input.torrent);
-    const t: Managed = { entry, meta, session: null, discovery: null, last: null, error: '' };
+    this.dir.create(entry, meta ? input.torrent : null);
+    const t: Managed = {
+      entry,
+      meta,
+      magnet,
+      session: null,
+      discovery: null,
+      last: null,
+      error: '',
+    };
     this.torrents.set(id, t);
     this.startSession(t);
     this.o.log.info(
-      { info_hash: id, name: meta.name, discovery, save_dir: entry.saveDir },
+      {
+        info_hash: id,
+        name: meta?.name ?? magnet!.name,
+        discovery,
+        save_dir: entry.saveDir,
+        magnet: magnet !== null,
+      },
       'torrent added',
     );
     return this.view(t);
@@ -238,7 +281,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     t.discovery?.withdraw();
     await this.stopSession(t);
     this.dir.remove(t.entry.id);
-    if (deleteData) deleteTorrentData(t.meta, t.entry.saveDir);
+    if (deleteData && t.meta) deleteTorrentData(t.meta, t.entry.saveDir);
     const v = this.view(t);
     this.o.log.info({ info_hash: t.entry.id, delete_data: deleteData }, 'torrent removed');
     this.emit('removed', v);
@@ -260,7 +303,11 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
   /** Resumes a paused torrent, or restarts one stopped by an error. */
   async resume(id: string): Promise<TorrentView> {
     const t = this.find(id);
-    if (t.error !== '') this.checkSaveDir(t.entry.saveDir, t.meta); // before changing anything
+    if (t.error !== '') {
+      // Before changing anything: the policy may have changed since the error.
+      this.checkSaveDir(t.entry.saveDir, t.meta);
+      if (t.meta) this.checkDiscovery(t.meta, t.entry.discovery);
+    }
     if (t.entry.paused) {
       t.entry.paused = false;
       this.dir.save(t.entry);
@@ -295,16 +342,45 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
   /**
    * The absolute save directory for a requested one ('' = the download root), refused
    * with InvalidArgumentError('save_dir') when it or a symlink under it leads outside the
-   * download root (unless the operator allows any directory).
+   * download root (unless the operator allows any directory). The torrent's files are
+   * checked too once its metadata is known (a magnet link's: when it arrives).
    */
-  private checkSaveDir(requested: string, meta: Metainfo): string {
+  private checkSaveDir(requested: string, meta: Metainfo | null): string {
     const policy = {
       root: this.o.config.downloadRoot,
       allowAny: this.o.config.allowAnySaveDir,
     };
     const dir = resolveSaveDir(requested, policy);
-    checkFiles(resolvePaths(meta, dir), policy);
+    if (meta) checkFiles(resolvePaths(meta, dir), policy);
     return dir;
+  }
+
+  /** A private torrent may only use its trackers; tracker discovery needs a tracker. */
+  private checkDiscovery(meta: Metainfo, discovery: Discovery): void {
+    if (meta.private && discovery !== 'tracker')
+      throw new InvalidArgumentError(
+        'discovery',
+        'a private torrent (BEP 27) may only use its trackers: use discovery tracker',
+      );
+    if (discovery !== 'overlay' && meta.announceTiers.length === 0)
+      throw new InvalidArgumentError('discovery', 'the torrent names no tracker');
+  }
+
+  /**
+   * A magnet link's verified metadata: judged like an added .torrent (discovery policy,
+   * file names against the download root), then kept in the data directory so a restart
+   * does not fetch it again. Throwing puts the torrent in `error`.
+   */
+  private onMetadata(t: Managed, meta: Metainfo, torrent: Buffer): void {
+    this.checkDiscovery(meta, t.entry.discovery);
+    this.checkSaveDir(t.entry.saveDir, meta);
+    if (!this.torrents.has(t.entry.id)) return; // removed meanwhile
+    this.dir.saveTorrent(t.entry.id, torrent);
+    t.meta = meta;
+    this.o.log.info(
+      { info_hash: t.entry.id, name: meta.name, bytes: meta.totalLength },
+      'torrent metadata fetched',
+    );
   }
 
   private find(id: string): Managed {
@@ -342,18 +418,24 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
   private startSession(t: Managed): void {
     const { entry, meta } = t;
     const bind = this.o.bindHost;
-    const session = createTorrentSession({
-      metainfo: meta,
+    const common = {
       dir: entry.saveDir,
       peerId: this.peerId,
       sharedPort: this.peerPort,
       ...(bind !== '0.0.0.0' && bind !== '::' ? { localAddress: bind } : {}),
       useTrackers: entry.discovery !== 'overlay',
       stateDir: this.dir.resumeDir,
-      check: 'resume',
+      check: 'resume' as const,
       keepResumeState: true,
       startPaused: entry.paused,
-    });
+    };
+    const session = meta
+      ? createTorrentSession({ ...common, metainfo: meta })
+      : createMagnetSession({
+          ...common,
+          magnet: t.magnet!,
+          onMetadata: (m, torrent) => this.onMetadata(t, m, torrent),
+        });
     t.session = session;
     t.last = null;
     t.discovery =
@@ -373,7 +455,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
       if (p.state === 'seeding' && p.left === 0 && t.entry.completedAt === 0) {
         t.entry.completedAt = Date.now();
         this.dir.save(t.entry);
-        this.o.log.info({ info_hash: entry.id, name: meta.name }, 'torrent complete');
+        this.o.log.info({ info_hash: entry.id, name: p.name }, 'torrent complete');
       }
       this.tickDiscovery(t);
       this.emit('update', this.view(t));
@@ -388,10 +470,18 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
   private tickDiscovery(t: Managed): void {
     const state = t.last?.state;
     const active =
-      !this.stopped && t.error === '' && (state === 'downloading' || state === 'seeding');
+      !this.stopped &&
+      t.error === '' &&
+      (state === 'downloading' || state === 'seeding' || state === 'fetching-metadata');
     try {
-      const total = t.meta.totalLength;
-      t.discovery?.tick(this.o.replica.now(), { active, left: t.last?.left ?? total, total });
+      // Before a magnet link's metadata: look providers up by info hash, announce nothing.
+      const total = t.meta?.totalLength ?? 0;
+      t.discovery?.tick(this.o.replica.now(), {
+        active,
+        left: t.last?.left ?? total,
+        total,
+        announce: t.meta !== null,
+      });
     } catch (err) {
       // e.g. the Store's info-hash bound: the torrent still runs on other sources.
       this.o.log.warn(
@@ -401,7 +491,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     }
   }
 
-  private fail(t: Managed, session: TorrentSession, err: Error): void {
+  private fail(t: Managed, session: TorrentSession | MagnetSession, err: Error): void {
     if (t.session !== session || this.stopped) return;
     t.error = err.message || err.name;
     t.discovery?.withdraw();
@@ -440,23 +530,26 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     let state: TorrentStateName;
     if (t.error !== '') state = 'error';
     else if (entry.paused) state = p?.state === 'checking' ? 'checking' : 'paused';
+    else if (p?.state === 'fetching-metadata') state = 'fetching-metadata';
+    else if (meta === null && (p === null || p.state === 'idle')) state = 'fetching-metadata';
     else if (p === null || p.state === 'idle' || p.state === 'checking') state = 'checking';
     else if (p.state === 'seeding') state = 'seeding';
     else if (p.state === 'downloading') state = 'downloading';
     else state = 'paused';
     const verified = p?.verifiedBytes ?? 0;
+    const total = meta?.totalLength ?? 0;
     return {
       id: entry.id,
-      infoHash: meta.infoHash,
-      name: meta.name,
+      infoHash: meta?.infoHash ?? t.magnet!.infoHash,
+      name: meta?.name ?? t.magnet?.name ?? '',
       state,
       discovery: entry.discovery,
       saveDir: entry.saveDir,
-      totalBytes: meta.totalLength,
+      totalBytes: total,
       verifiedBytes: verified,
-      left: meta.totalLength - verified,
+      left: total - verified,
       piecesVerified: p?.piecesVerified ?? 0,
-      pieceCount: meta.pieceCount,
+      pieceCount: meta?.pieceCount ?? 0,
       downloadRate: p?.downloadRate ?? 0,
       uploadRate: p?.uploadRate ?? 0,
       downloaded: p?.downloaded ?? 0,
@@ -467,6 +560,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
       addedAt: entry.addedAt,
       completedAt: entry.completedAt,
       providerAddr: t.discovery?.addr ?? this.providerAddr(),
+      metadataPending: meta === null,
     };
   }
 }

@@ -103,4 +103,19 @@ describe('OverlayDiscovery', () => {
     d.tick(clock.t, { active: true, left: 0, total: TOTAL });
     expect(found.pop()!.map((p) => `${p.host}:${p.port}`)).toEqual(['10.0.0.3:7000']);
   });
+
+  it('without metadata (a magnet link) looks up every provider, seeds included, and announces nothing', () => {
+    const { replica, d, found, clock } = setup();
+    replica.announce(KEY, { addr: '10.0.0.2:6881', peerId: '', left: 0 });
+    d.tick(clock.t, { active: true, left: 0, total: 0, announce: false });
+    expect(own(replica)).toBeUndefined();
+    expect(found.pop()!.map((p) => `${p.host}:${p.port}`)).toEqual(['10.0.0.2:6881']);
+    // Looked up at the leecher's pace, not the seed's.
+    clock.t += discoveryTiming(TTL).lookupMs;
+    d.tick(clock.t, { active: true, left: 0, total: 0, announce: false });
+    expect(found).toHaveLength(1);
+    // Metadata in: it announces as usual.
+    d.tick(clock.t, { active: true, left: 500, total: TOTAL });
+    expect(own(replica)?.left).toBe(500);
+  });
 });

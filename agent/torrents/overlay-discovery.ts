@@ -49,6 +49,12 @@ export interface DiscoveryStatus {
   readonly left: number;
   /** The torrent's size in bytes (progress steps are judged against it). */
   readonly total: number;
+  /**
+   * False while a magnet link's metadata is fetched: look up providers (by info hash)
+   * but announce nothing, since there is nothing to serve and `left` is unknown.
+   * Default true.
+   */
+  readonly announce?: boolean;
 }
 
 /** One torrent's provider record and peer lookups in the overlay. */
@@ -82,7 +88,8 @@ export class OverlayDiscovery {
       this.withdraw();
       return;
     }
-    if (announceDue(this.last, now, s.left, s.total, this.timing)) {
+    if (s.announce === false) this.withdraw();
+    else if (announceDue(this.last, now, s.left, s.total, this.timing)) {
       this.replica.announce(this.key, {
         addr: this.addr,
         peerId: this.peerId.toString('latin1'),
@@ -90,12 +97,13 @@ export class OverlayDiscovery {
       });
       this.last = { left: s.left, at: now };
     }
-    const every = s.left > 0 ? this.timing.lookupMs : this.timing.seedLookupMs;
+    const leeching = s.left > 0 || s.announce === false;
+    const every = leeching ? this.timing.lookupMs : this.timing.seedLookupMs;
     if (now - this.lastLookup >= every) {
       this.lastLookup = now;
       const peers = this.candidates(
         this.replica.lookup(this.key, this.timing.maxPeersPerLookup),
-        s.left === 0,
+        !leeching,
       );
       if (peers.length > 0) this.onPeers(peers);
     }

@@ -39,9 +39,31 @@ describe('TorrentStateDir', () => {
     const loaded = s.load(() => undefined);
     expect(loaded).toHaveLength(1);
     expect(loaded[0]!.entry).toEqual({ ...e });
-    expect(loaded[0]!.meta.infoHashHex).toBe(id);
+    expect(loaded[0]!.meta!.infoHashHex).toBe(id);
     s.remove(id);
     expect(s.load(() => undefined)).toEqual([]);
+  });
+
+  it('keeps a magnet link without metadata, and its metadata once saved', async () => {
+    const s = new TorrentStateDir(dir);
+    const raw = await torrentBytes();
+    const id = parseMetainfo(raw).infoHashHex;
+    const e: TorrentEntry = {
+      id,
+      saveDir: '/x',
+      discovery: 'overlay',
+      paused: false,
+      addedAt: 1,
+      completedAt: 0,
+      magnet: `magnet:?xt=urn:btih:${id}&dn=x`,
+    };
+    s.create(e, null);
+    expect(existsSync(join(s.torrentsDir, `${id}.torrent`))).toBe(false);
+    expect(s.load(() => undefined)).toEqual([{ entry: e, meta: null }]);
+    s.saveTorrent(id, raw);
+    const [l] = s.load(() => undefined);
+    expect(l!.entry).toEqual(e);
+    expect(l!.meta!.infoHashHex).toBe(id);
   });
 
   it('skips unreadable state instead of failing', async () => {

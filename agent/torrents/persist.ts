@@ -2,8 +2,11 @@
  * On-disk state of the agent's torrents, under `--data-dir`:
  *
  *   LOCK                      pid of the agent using the directory
- *   torrents/<hex>.torrent    the .torrent bytes as added (never re-encoded)
- *   torrents/<hex>.json       settings: save dir, discovery, paused, timestamps
+ *   torrents/<hex>.torrent    the .torrent bytes as added (never re-encoded); for a magnet
+ *                             link, written once its metadata is fetched and verified (BEP 9:
+ *                             the raw info dictionary + the link's trackers), so a restart
+ *                             does not fetch it again
+ *   torrents/<hex>.json       settings: save dir, discovery, paused, timestamps, magnet link
  *   resume/<hex>.resume       the engine's verified-piece journal (agent/torrent/resume.ts)
  *   downloads/                default save directory
  *
@@ -39,12 +42,14 @@ export interface TorrentEntry {
   paused: boolean;
   readonly addedAt: number;
   completedAt: number;
+  /** The magnet link it was added from (absent for a .torrent). */
+  readonly magnet?: string;
 }
 
-/** A torrent loaded from disk. */
+/** A torrent loaded from disk; `meta` is null for a magnet link whose metadata is not in yet. */
 export interface LoadedTorrent {
   entry: TorrentEntry;
-  meta: Metainfo;
+  meta: Metainfo | null;
 }
 
 const FORMAT = 1;
@@ -135,6 +140,10 @@ export class TorrentStateDir {
         >;
         const entry = parseEntry(id, raw);
         const path = join(this.torrentsDir, `${id}.torrent`);
+        if (entry.magnet !== undefined && !existsSync(path)) {
+          out.push({ entry, meta: null }); // the metadata is fetched again
+          continue;
+        }
         const data = readFileSync(path);
         if (data.length > MAX_METAINFO_BYTES) throw new Error('.torrent too large');
         const meta = parseMetainfo(data);
@@ -147,11 +156,17 @@ export class TorrentStateDir {
     return out.sort((a, b) => a.entry.addedAt - b.entry.addedAt);
   }
 
-  /** Stores a new torrent's bytes and settings. */
-  create(entry: TorrentEntry, torrentBytes: Uint8Array): void {
+  /** Stores a new torrent's bytes (null: a magnet link without metadata yet) and settings. */
+  create(entry: TorrentEntry, torrentBytes: Uint8Array | null): void {
     mkdirSync(this.torrentsDir, { recursive: true });
-    atomicWrite(join(this.torrentsDir, `${entry.id}.torrent`), torrentBytes);
+    if (torrentBytes !== null) this.saveTorrent(entry.id, torrentBytes);
     this.save(entry);
+  }
+
+  /** Stores a torrent's .torrent bytes (e.g. a magnet link's fetched metadata). */
+  saveTorrent(id: string, torrentBytes: Uint8Array): void {
+    mkdirSync(this.torrentsDir, { recursive: true });
+    atomicWrite(join(this.torrentsDir, `${id}.torrent`), torrentBytes);
   }
 
   /** Rewrites a torrent's settings. */
@@ -210,5 +225,6 @@ function parseEntry(id: string, raw: Record<string, unknown>): TorrentEntry {
     paused: raw['paused'] === true,
     addedAt: num('addedAt'),
     completedAt: num('completedAt'),
+    ...(raw['magnet'] === undefined ? {} : { magnet: str('magnet') }),
   };
 }

@@ -24,6 +24,7 @@ export interface TorrentsServiceLimits {
 }
 
 const STATES: Record<TorrentStateName, TorrentState> = {
+  'fetching-metadata': TorrentState.TORRENT_STATE_FETCHING_METADATA,
   checking: TorrentState.TORRENT_STATE_CHECKING,
   downloading: TorrentState.TORRENT_STATE_DOWNLOADING,
   seeding: TorrentState.TORRENT_STATE_SEEDING,
@@ -62,6 +63,7 @@ export function torrentToWire(v: TorrentView): Torrent {
     addedAt: BigInt(v.addedAt),
     completedAt: BigInt(v.completedAt),
     providerAddr: v.providerAddr,
+    metadataPending: v.metadataPending,
   };
 }
 
@@ -157,6 +159,7 @@ export function createTorrentsService(
     add: unary(async (req) => {
       const t = await m().add({
         torrent: req.torrent,
+        magnet: req.magnet,
         saveDir: req.saveDir,
         discovery: discoveryFromWire(req.discovery),
         paused: req.paused,

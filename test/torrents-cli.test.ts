@@ -32,7 +32,20 @@ afterAll(async () => {
 
 it.each([
   [['torrent', 'add', 'MISSING'], '<file.torrent|magnet>'],
-  [['torrent', 'add', 'magnet:?xt=urn:btih:' + 'a'.repeat(40)], 'BEP 9'],
+  [['torrent', 'add', 'magnet:?xt=urn:btih:' + 'a'.repeat(39)], '<file.torrent|magnet>'],
+  [['torrent', 'add', `magnet:?xt=urn:btmh:1220${'b'.repeat(64)}`], 'v2 info hash'],
+  [
+    ['torrent', 'add', `magnet:?xt=urn:btih:${'a'.repeat(40)}&tr=not%20a%20url`],
+    'INVALID_ARGUMENT: magnet: tr:',
+  ],
+  [
+    ['torrent', 'add', `magnet:?xt=urn:btih:${'a'.repeat(40)}&x.pe=nohost`],
+    'INVALID_ARGUMENT: magnet: x.pe:',
+  ],
+  [
+    ['torrent', 'add', `magnet:?xt=urn:btih:${'a'.repeat(40)}`, '--discovery', 'tracker'],
+    'INVALID_ARGUMENT: discovery:',
+  ],
   [['torrent', 'add', 'GOOD', '--discovery', 'dht'], '--discovery'],
   [['torrent', 'show', 'xyz'], '<id|infohash>'],
   [['torrent', 'rm', 'abc'], '<id>'],

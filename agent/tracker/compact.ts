@@ -91,12 +91,15 @@ export function compactV6(addr: string): string | undefined {
   return slowPeer(addr).v6;
 }
 
-/** The reply around compact peers: v4[0, v4Bytes) in `peers`, `v6` (latin1) in `peers6`. */
+/**
+ * The reply around compact peers: `v4Bytes` bytes of IPv4 peers in `peers`,
+ * written by `writeV4(out, at)`, and `v6` (latin1) in `peers6`.
+ */
 export function encodeCompactReply(
   counts: AnnounceCounts,
-  v4: Buffer,
   v4Bytes: number,
   v6: string,
+  writeV4Peers: (out: Buffer, at: number) => void,
 ): Buffer {
   // BEP 3: dictionary keys in sorted order.
   const head =
@@ -104,9 +107,9 @@ export function encodeCompactReply(
     `8:intervali${counts.interval}e12:min intervali${counts.minInterval}e5:peers${v4Bytes}:`;
   const tail = v6 === '' ? 'e' : `6:peers6${v6.length}:${v6}e`;
   const out = Buffer.allocUnsafe(head.length + v4Bytes + tail.length);
-  let o = out.write(head, 0, 'latin1');
-  o += v4.copy(out, o, 0, v4Bytes);
-  out.write(tail, o, 'latin1');
+  const at = out.write(head, 0, 'latin1');
+  writeV4Peers(out, at);
+  out.write(tail, at + v4Bytes, 'latin1');
   return out;
 }
 
@@ -126,5 +129,5 @@ export function encodeCompactAnnounce(
     if (kind === PEER_V4) n4 += 6;
     else if (kind === PEER_V6) v6 += compactV6(p.addr) ?? '';
   }
-  return encodeCompactReply(counts, v4, n4, v6);
+  return encodeCompactReply(counts, n4, v6, (out, at) => v4.copy(out, at, 0, n4));
 }

@@ -230,17 +230,29 @@ export class SwarmView {
     exclude: string,
   ): Buffer {
     const slots = this.select(want, exclude);
-    const v4 = Buffer.allocUnsafe(slots.length * 6);
     let n4 = 0;
     let v6 = '';
     for (const i of slots) {
       const f = this.flags[i];
-      if ((f & V4) !== 0) {
-        n4 += this.v4.copy(v4, n4, i * 6, i * 6 + 6);
-      } else if ((f & V6) !== 0) v6 += compactV6(this.records[i]!.addr) ?? '';
+      if ((f & V4) !== 0) n4 += 6;
+      else if ((f & V6) !== 0) v6 += compactV6(this.records[i]!.addr) ?? '';
     }
     const counts = { ...times, complete: this.complete, incomplete: this.incomplete };
-    return encodeCompactReply(counts, v4, n4, v6);
+    return encodeCompactReply(counts, n4, v6, (out, at) => {
+      // Six bytes a peer: plain stores beat a Buffer.copy call apiece.
+      const src = this.v4;
+      for (const i of slots) {
+        if ((this.flags[i] & V4) === 0) continue;
+        const from = i * 6;
+        out[at] = src[from];
+        out[at + 1] = src[from + 1];
+        out[at + 2] = src[from + 2];
+        out[at + 3] = src[from + 3];
+        out[at + 4] = src[from + 4];
+        out[at + 5] = src[from + 5];
+        at += 6;
+      }
+    });
   }
 }
 

@@ -23,7 +23,7 @@ import {
   type TorrentSessionEvents,
   type TorrentSessionOptions,
 } from './session.js';
-import { HttpTracker } from './tracker.js';
+import { TrackerClient } from './tracker.js';
 
 export interface MagnetSessionOptions extends Omit<TorrentSessionOptions, 'metainfo' | 'banned'> {
   magnet: Magnet;
@@ -54,7 +54,7 @@ export class MagnetSession extends EventEmitter<TorrentSessionEvents> {
     this.wantPaused = o.startPaused === true;
     const sources: PeerSource[] = [...(o.peerSources ?? [])];
     if (o.useTrackers !== false && sources.length === 0) {
-      const t = new HttpTracker([o.magnet.trackers]);
+      const t = new TrackerClient([o.magnet.trackers]);
       if (t.usable) sources.push(t);
     }
     this.fetcher = new MetadataFetcher({

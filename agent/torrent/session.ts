@@ -671,12 +671,14 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (!peer.outgoing) peer.sendHandshake(this.meta.infoHash, this.peerId);
     if (peer.extended) {
       // BEP 10 handshake: our request queue bound and listen port, and BEP 9: we serve
-      // the info dictionary (so clients given a magnet link can fetch it from us).
+      // the info dictionary (so clients given a magnet link can fetch it from us), except
+      // for a private torrent (BEP 27), whose metadata goes only to who has the .torrent.
+      const serve = !this.meta.private;
       peer.sendExtended(
         0,
         encodeExtendedHandshake({
-          m: { [UT_METADATA]: UT_METADATA_LOCAL_ID },
-          metadataSize: this.meta.infoBytes.length,
+          m: serve ? { [UT_METADATA]: UT_METADATA_LOCAL_ID } : {},
+          ...(serve ? { metadataSize: this.meta.infoBytes.length } : {}),
           reqq: LIMITS.maxUploadQueue,
           port: this.port,
           client: 'btoverlay 0.1',
@@ -827,12 +829,17 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   /**
    * BEP 9: a peer asks for a piece of the info dictionary (it was given a magnet link).
    * Answered with the raw info bytes, or rejected when out of range, when its socket is
-   * backed up, or past the per-connection bound. Data and rejects we never asked for are
+   * backed up, past the per-connection bound, or for a private torrent. Data and rejects we never asked for are
    * ignored (a session always has the metadata).
    */
   private onMetadataMessage(peer: PeerConnection, payload: Buffer): void {
     const m = decodeMetadataMessage(payload);
     if (m.type !== 'request' || peer.utMetadata === 0) return;
+    if (this.meta.private) {
+      // Not advertised (BEP 27 torrent): a peer asking anyway gets a reject.
+      peer.sendExtended(peer.utMetadata, encodeMetadataRequest('reject', m.piece));
+      return;
+    }
     const info = this.meta.infoBytes;
     const count = metadataPieceCount(info.length);
     if (

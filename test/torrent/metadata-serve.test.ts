@@ -13,11 +13,14 @@ import {
 } from '../../agent/torrent/ext-handshake.js';
 import { createMagnetSession } from '../../agent/torrent/magnet-session.js';
 import { parseMagnet, formatMagnet } from '../../agent/torrent/magnet.js';
+import { createTorrent } from '../../agent/torrent/create.js';
+import { parseMetainfo } from '../../agent/torrent/metainfo.js';
 import { createTorrentSession } from '../../agent/torrent/session.js';
 import {
   decodeMetadataMessage,
   encodeMetadataRequest,
   metadataPieceCount,
+  UT_METADATA_LOCAL_ID,
   type MetadataMessage,
 } from '../../agent/torrent/ut-metadata.js';
 import { WireParser, encodeExtended, encodeHandshake } from '../../agent/torrent/wire.js';
@@ -57,8 +60,9 @@ async function client(port: number, infoHash: Buffer, metadataSize?: number) {
   return {
     h,
     replies,
-    request(piece: number): void {
-      s.write(encodeExtended(h.m.get('ut_metadata')!, encodeMetadataRequest('request', piece)));
+    /** Asks for a piece on the id the peer advertised (or on `id`). */
+    request(piece: number, id = h.m.get('ut_metadata')!): void {
+      s.write(encodeExtended(id, encodeMetadataRequest('request', piece)));
     },
     close: () => s.destroy(),
   };
@@ -102,6 +106,34 @@ it('a seeding session serves the raw info dictionary, and rejects out of range a
     const tail = c.replies.slice(n + 1);
     expect(tail.slice(0, n).every((r) => r.type === 'data')).toBe(true);
     expect(tail.slice(n).every((r) => r.type === 'reject')).toBe(true);
+    c.close();
+  } finally {
+    await s.stop();
+  }
+});
+
+it('a private torrent (BEP 27) does not offer its metadata, and rejects a request for it', async () => {
+  const dir = tmp('bt-serve-');
+  randomFile(dir, 'p.bin', 40_000);
+  const raw = await createTorrent({ path: join(dir, 'p.bin'), pieceLength: 16384, private: true });
+  const meta = parseMetainfo(raw);
+  expect(meta.private).toBe(true);
+  const s = createTorrentSession({
+    metainfo: meta,
+    dir,
+    listen: { host: '127.0.0.1', port: 0 },
+    stateDir: null,
+    check: 'full',
+    useTrackers: false,
+  });
+  await s.start();
+  try {
+    const c = await client(s.port, meta.infoHash);
+    expect(c.h.m.has('ut_metadata')).toBe(false);
+    expect(c.h.metadataSize).toBeNull();
+    c.request(0, UT_METADATA_LOCAL_ID); // guessing the id anyway
+    await until(() => c.replies.length === 1, 5000, 'reply');
+    expect(c.replies).toEqual([{ type: 'reject', piece: 0 }]);
     c.close();
   } finally {
     await s.stop();

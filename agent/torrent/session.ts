@@ -31,7 +31,7 @@ import {
 import { PiecePicker, Received, type PickerPeer } from './picker.js';
 import { ResumeJournal } from './resume.js';
 import { Storage } from './storage.js';
-import { HttpTracker } from './tracker.js';
+import { TrackerClient } from './tracker.js';
 import {
   UT_METADATA,
   UT_METADATA_LOCAL_ID,
@@ -285,7 +285,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     );
     this.sources = [...(o.peerSources ?? [])];
     if (o.useTrackers !== false && !(o.peerSources && o.peerSources.length > 0)) {
-      const t = new HttpTracker(this.meta.announceTiers);
+      const t = new TrackerClient(this.meta.announceTiers);
       if (t.usable) this.sources.push(t);
     }
     for (const a of o.banned ?? []) this.banned.add(formatPeerAddr(a));

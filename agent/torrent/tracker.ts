@@ -188,6 +188,3 @@ export class TrackerClient implements PeerSource {
     throw last;
   }
 }
-
-/** The previous name, until every caller says TrackerClient. */
-export const HttpTracker = TrackerClient;

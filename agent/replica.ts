@@ -75,14 +75,21 @@ export class Replica {
    * busy endpoint's event loop does not do the Ed25519 work. The record is stamped
    * with the time of the call; the promise settles once it is stored (or refused).
    */
-  async announceAsync(
+  announceAsync(
     key: InfoHashKey,
     provider: AnnouncedProvider,
     removed = false,
   ): Promise<ProviderRecord> {
-    let record = this.stamp(provider, removed);
-    if (this.security !== undefined) record = await this.security.signer.signAsync(key, record);
-    return this.storeOwn(key, record);
+    const record = this.stamp(provider, removed);
+    if (this.security === undefined) {
+      try {
+        return Promise.resolve(this.storeOwn(key, record));
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    // One promise step per announce on a busy tracker: no async frame around it.
+    return this.security.signer.signAsync(key, record).then((signed) => this.storeOwn(key, signed));
   }
 
   private stamp(provider: AnnouncedProvider, removed: boolean): ProviderRecord {

@@ -38,21 +38,26 @@ function decode(text: string, start: number, end: number): string {
     }
   }
   if (plain) return text.slice(start, end);
-  let out = '';
+  // Bytes into a scratch buffer, then one flat string (not a chain of one-char appends).
+  if (scratch.length < end - start) scratch = Buffer.allocUnsafe(end - start);
+  let n = 0;
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x25 /* % */) {
       const hi = i + 2 < end ? hexValue(text.charCodeAt(i + 1)) : -1;
       const lo = hi < 0 ? -1 : hexValue(text.charCodeAt(i + 2));
       if (lo < 0) throw new TrackerRequestError('bad_query', `bad %-escape at offset ${i}`);
-      out += String.fromCharCode((hi << 4) | lo);
+      scratch[n++] = (hi << 4) | lo;
       i += 2;
-    } else if (c === 0x2b /* + */) out += ' ';
+    } else if (c === 0x2b /* + */) scratch[n++] = 0x20;
     else if (c > 0xff) throw new TrackerRequestError('bad_query', 'non-ASCII character in query');
-    else out += text[i];
+    else scratch[n++] = c;
   }
-  return out;
+  return scratch.toString('latin1', 0, n);
 }
+
+/** Reused by `decode` (grown to the longest escaped value seen). */
+let scratch = Buffer.allocUnsafe(256);
 
 /**
  * Parses `a=1&b=%41` into byte strings. A name without `=` has an empty value;

@@ -169,7 +169,12 @@ export class SwarmView {
     if (this.length === this.flags.length) this.compact(1);
     // Usually the newest: appended. Otherwise moved back to its place.
     let i = this.length++;
-    while (i > this.head && before(r, this.records[i - 1]!)) {
+    // Times from the contiguous array; the records themselves only on a tie.
+    while (
+      i > this.head &&
+      (r.lastSeen < this.lastSeen[i - 1] ||
+        (r.lastSeen === this.lastSeen[i - 1] && before(r, this.records[i - 1]!)))
+    ) {
       this.move(i - 1, i);
       i--;
     }

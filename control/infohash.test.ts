@@ -21,6 +21,15 @@ describe('parseInfoHash', () => {
     expect(parseInfoHash(`magnet:?xt=urn:btmh:1220${v2}`)).toEqual(Buffer.from(v2, 'hex'));
   });
 
+  it('takes the v1 hash of a hybrid magnet whichever xt comes first (BEP 52)', () => {
+    const v2 = 'cd'.repeat(32);
+    for (const link of [
+      `magnet:?xt=urn:btmh:1220${v2}&xt=urn:btih:${HEX}`,
+      `magnet:?xt=urn:btih:${HEX}&xt=urn:btmh:1220${v2}`,
+    ])
+      expect(parseInfoHash(link)).toEqual(RAW);
+  });
+
   it.each([
     '',
     'zz',

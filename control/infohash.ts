@@ -45,10 +45,15 @@ export function parseInfoHash(text: string): Buffer {
 
 function fromMagnet(link: string): Buffer {
   const params = new URLSearchParams(link.slice(link.indexOf('?') + 1));
-  for (const xt of params.getAll('xt')) {
+  const xts = params.getAll('xt');
+  // A hybrid link (BEP 52) lists both; the v1 hash is the one the overlay knows, in
+  // whichever order the link gives them.
+  for (const xt of xts) {
     const v1 = /^urn:btih:(.+)$/i.exec(xt);
     if (v1 !== null && /^([0-9a-fA-F]{40}|[A-Za-z2-7]{32})$/.test(v1[1]))
       return parseInfoHash(v1[1]);
+  }
+  for (const xt of xts) {
     // BEP 52: a multihash, 0x12 (sha2-256) 0x20 (32 bytes) then the digest.
     const v2 = /^urn:btmh:1220([0-9a-fA-F]{64})$/i.exec(xt);
     if (v2 !== null) return Buffer.from(v2[1], 'hex');

@@ -11,11 +11,11 @@
  * --connections N (default 32), --torrents N (default 1000).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
+import { bittorrentTrackerFile } from '../peers/bittorrent-tracker.js';
 import { startListening, stopChild } from '../process.js';
 
 const args = process.argv.slice(2);
@@ -56,61 +56,6 @@ request = function()
   return wrk.format("GET", path)
 end
 `;
-
-/** The peer's pinned version. */
-const PEER_VERSION = '11.2.3';
-
-/**
- * bittorrent-tracker, installed on first use outside the project's dependency tree
- * (under .tmp/, git-ignored): its dependency node-datachannel has an install script that
- * downloads or compiles a native WebRTC library, which would make `npm install` of the
- * project fail on a machine without network access beyond the npm registry. Its HTTP
- * server never loads that library, so `--ignore-scripts` is safe here.
- */
-function peerServerFile(): string {
-  const dir = join(PACKAGE_ROOT, '.tmp', 'bench-peers', `bittorrent-tracker-${PEER_VERSION}`);
-  const file = join(dir, 'node_modules', 'bittorrent-tracker', 'server.js');
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true });
-    console.log(`installing bittorrent-tracker@${PEER_VERSION} (the peer) into ${dir}`);
-    const r = spawnSync(
-      'npm',
-      [
-        'install',
-        '--prefix',
-        dir,
-        '--ignore-scripts',
-        '--no-save',
-        '--no-package-lock',
-        '--no-audit',
-        '--no-fund',
-        `bittorrent-tracker@${PEER_VERSION}`,
-      ],
-      { stdio: 'inherit' },
-    );
-    if (r.status !== 0) throw new Error(`npm install bittorrent-tracker@${PEER_VERSION} failed`);
-  }
-  return file;
-}
-
-/** Child mode: bittorrent-tracker's HTTP server alone (no UDP, WebSocket or stats page). */
-async function serveBittorrentTracker(file: string): Promise<void> {
-  const { default: Server } = (await import(
-    pathToFileURL(file).href
-  )) as typeof import('bittorrent-tracker/server');
-  const server = new Server({ http: true, udp: false, ws: false, stats: false });
-  server.on('error', (err: Error) => {
-    console.error(err);
-    process.exit(1);
-  });
-  // Its per-request warnings (bad requests) would only slow it down; there are none here.
-  server.on('warning', () => undefined);
-  server.listen(0, '127.0.0.1', () => {
-    const a = server.http?.address();
-    const port = typeof a === 'object' && a !== null ? a.port : 0;
-    console.log(JSON.stringify({ msg: 'listening', addr: `127.0.0.1:${port}` }));
-  });
-}
 
 /** One announce with fetch: checks the server answers a proper reply with peers. */
 async function check(port: number, name: string): Promise<void> {
@@ -175,10 +120,11 @@ async function main(): Promise<void> {
       '0',
     ]);
     children.push(agent.child);
+    bittorrentTrackerFile(); // install before the clock matters
     const peer = await startListening([
-      fileURLToPath(import.meta.url),
-      '--serve-bittorrent-tracker',
-      peerServerFile(),
+      join(PACKAGE_ROOT, 'dist', 'tools', 'peers', 'bittorrent-tracker.js'),
+      '--serve',
+      'http',
     ]);
     children.push(peer.child);
     await check(agent.port, 'agent');
@@ -210,9 +156,5 @@ async function main(): Promise<void> {
   }
 }
 
-const serveAt = args.indexOf('--serve-bittorrent-tracker');
-if (serveAt >= 0) await serveBittorrentTracker(args[serveAt + 1]!);
-else {
-  await main();
-  process.exit(0);
-}
+await main();
+process.exit(0);

@@ -1,4 +1,4 @@
-// The part of bittorrent-tracker's server API that bench:tracker and tools/peers use (the package ships no types).
+// The part of bittorrent-tracker's server API that tools/peers/bittorrent-tracker.ts uses (the package ships no types).
 declare module 'bittorrent-tracker/server' {
   import type { EventEmitter } from 'node:events';
   interface ServerOptions {

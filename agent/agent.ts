@@ -47,6 +47,8 @@ export class Agent {
   torrents: TorrentManager | undefined;
   /** The legacy JSON protocol's inbound handler (undefined with --legacy-mode off). */
   readonly legacy: LegacyHandler | undefined;
+  /** The HTTP tracker endpoint, when enabled; swept with the Store. */
+  private readonly tracker: Tracker | undefined;
   private readonly legacyGossip: LegacyGossiper | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
@@ -116,13 +118,13 @@ export class Agent {
     this.http.route(METRICS_PATH, metricsRoute(this.metrics));
     if (config.http.trackerEnabled) {
       const security = this.security;
-      const tracker = new Tracker(this.replica, config.http.tracker, {
+      const tracker = (this.tracker = new Tracker(this.replica, config.http.tracker, {
         allow: (ip) => security.allowTracker(ip),
         refuseAddr: (ip, addr) => {
           const v = security.checkAnnounce('tracker', ip, addr);
           return v.ok ? undefined : v.message;
         },
-      });
+      }));
       for (const [path, route] of Object.entries(trackerRoutes(tracker, this.metrics.tracker))) {
         this.http.route(path, route);
       }
@@ -218,7 +220,12 @@ export class Agent {
       agent.advertise = `${agent.advertise.slice(0, -2)}:${addr.port}`;
     // Sweep often enough that memory tracks the TTL, rarely enough to stay cheap.
     const sweepMs = Math.max(250, Math.min(10_000, Math.floor(config.store.ttlMs / 4)));
-    agent.timers.push(setInterval(() => agent.replica.sweep(), sweepMs));
+    agent.timers.push(
+      setInterval(() => {
+        agent.replica.sweep();
+        agent.tracker?.sweep();
+      }, sweepMs),
+    );
     // Gossip starts once the advertise address (with the bound port) is known.
     agent.gossip = new GossipNode(
       agent.replica,

@@ -145,4 +145,21 @@ describe('SwarmViews', () => {
     // keys[3]'s view was last used more than a TTL ago: dropped on this use.
     expect(small.size).toBe(1);
   });
+
+  it('sweep frees the views nobody asked about for a TTL, and only those', () => {
+    const { replica, views, tick, now } = setup(1000);
+    const keys = Array.from({ length: 4 }, (_, i) => String(i).repeat(40));
+    for (const k of keys) {
+      replica.announce(k, { addr: ADDRS[0], peerId: '-XX0001-000000000001', left: 0 });
+      views.view(k, now());
+    }
+    tick(TTL / 2);
+    views.view(keys[1], now()); // used again: kept by the sweep below
+    tick(TTL / 2 + 1);
+    views.sweep(now());
+    expect(views.size).toBe(1);
+    tick(TTL);
+    views.sweep(now());
+    expect(views.size).toBe(0);
+  });
 });

@@ -325,6 +325,18 @@ export class SwarmViews {
     return view;
   }
 
+  /**
+   * Drops the views nobody asked about for a TTL (least recently used first), so that
+   * a tracker whose clients went quiet does not hold their expired records.
+   */
+  sweep(now: number): void {
+    const ttl = this.store.options.ttlMs;
+    for (const [key, view] of this.views) {
+      if (view.lastUsed + ttl >= now) break;
+      this.views.delete(key);
+    }
+  }
+
   private dropOldest(): void {
     const oldest = this.views.keys().next();
     if (oldest.done !== true) this.views.delete(oldest.value);

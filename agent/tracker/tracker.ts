@@ -162,6 +162,11 @@ export class Tracker {
     }
   }
 
+  /** Frees the swarm views of info hashes nobody announced to for a TTL (the agent's sweep). */
+  sweep(): void {
+    this.swarms.sweep(this.replica.now());
+  }
+
   private async register(req: AnnounceRequest, observedIp: string): Promise<Buffer> {
     let host = observedIp;
     if (req.ip !== undefined && (this.options.trustIp || isLoopback(observedIp))) {

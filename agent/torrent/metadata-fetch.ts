@@ -14,6 +14,7 @@ import net, { type Socket } from 'node:net';
 import { WireProtocolError } from './errors.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake } from './ext-handshake.js';
 import {
+  AnnounceSchedule,
   formatPeerAddr,
   type AnnounceEvent,
   type PeerAddr,
@@ -158,7 +159,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetchEvents> {
   private readonly candidates = new Map<string, Candidate>();
   private readonly banned = new Map<string, PeerAddr>();
   private readonly bannedIds = new Set<string>();
-  private readonly nextAnnounce = new Map<PeerSource, number>();
+  private readonly schedule = new AnnounceSchedule(() => this.now());
   private assembler: MetadataAssembler | null = null;
   private state: 'idle' | 'running' | 'paused' | 'done' | 'stopped' = 'idle';
   private timer: NodeJS.Timeout | null = null;
@@ -192,7 +193,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetchEvents> {
     if (announceStopped)
       await Promise.all(
         (this.o.sources ?? [])
-          .filter((s) => this.nextAnnounce.has(s))
+          .filter((s) => this.schedule.started(s))
           .map((s) => this.announce(s, 'stopped', 3000).catch(() => undefined)),
       );
   }
@@ -278,33 +279,21 @@ export class MetadataFetcher extends EventEmitter<MetadataFetchEvents> {
   }
 
   private async announce(s: PeerSource, event: AnnounceEvent, timeoutMs?: number): Promise<void> {
-    this.nextAnnounce.set(s, Infinity);
-    const req = s.announce({
-      infoHash: this.o.infoHash,
-      peerId: this.o.peerId,
-      port: this.o.port(),
-      uploaded: 0,
-      downloaded: 0,
-      left: FETCH_LIMITS.unknownLeft,
-      event,
-      numwant: event === 'stopped' ? 0 : 50,
-    });
-    try {
-      const r = timeoutMs
-        ? await Promise.race([
-            req,
-            new Promise<never>((_, rej) =>
-              setTimeout(() => rej(new Error('timeout')), timeoutMs).unref(),
-            ),
-          ])
-        : await req;
-      if (event !== 'stopped') {
-        this.nextAnnounce.set(s, this.now() + r.intervalSec * 1000);
-        this.addPeers(r.peers);
-      }
-    } catch {
-      this.nextAnnounce.set(s, this.now() + 60_000);
-    }
+    const peers = await this.schedule.announce(
+      s,
+      {
+        infoHash: this.o.infoHash,
+        peerId: this.o.peerId,
+        port: this.o.port(),
+        uploaded: 0,
+        downloaded: 0,
+        left: FETCH_LIMITS.unknownLeft,
+        event,
+        numwant: event === 'stopped' ? 0 : 50,
+      },
+      timeoutMs,
+    );
+    if (peers !== undefined) this.addPeers(peers);
   }
 
   private connectMore(): void {
@@ -604,7 +593,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetchEvents> {
       else if (now - p.lastSendAt > FETCH_LIMITS.keepAliveMs) p.write(encodeKeepAlive(), now);
     }
     for (const s of this.o.sources ?? [])
-      if ((this.nextAnnounce.get(s) ?? 0) <= now) void this.announce(s, undefined);
+      if (this.schedule.due(s, now)) void this.announce(s, undefined);
     this.pickAssembler();
     this.pumpAll();
     this.connectMore();

@@ -51,3 +51,57 @@ export function parsePeerAddr(s: string): PeerAddr {
 
 export const formatPeerAddr = (a: PeerAddr): string =>
   a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+
+/** After a failed announce, the source is tried again this much later. */
+export const ANNOUNCE_RETRY_MS = 60_000;
+
+/**
+ * When each peer source is next due for a regular announce (the tracker's `interval`):
+ * never two announces to one source at once, and a minute's back-off after a failure.
+ * Shared by the download session and the magnet metadata phase.
+ */
+export class AnnounceSchedule {
+  private readonly next = new Map<PeerSource, number>();
+
+  constructor(private readonly now: () => number) {}
+
+  /** Whether `s` was announced to (so a `stopped` is owed to it). */
+  started(s: PeerSource): boolean {
+    return this.next.has(s);
+  }
+
+  /** Whether a regular announce to `s` is due at `now`. */
+  due(s: PeerSource, now: number): boolean {
+    return (this.next.get(s) ?? 0) <= now;
+  }
+
+  /**
+   * Announces to `s` (bounded by `timeoutMs` when given) and schedules the next one.
+   * Resolves with the peers it returned, or undefined after `stopped` or a failure.
+   */
+  async announce(
+    s: PeerSource,
+    p: AnnounceParams,
+    timeoutMs?: number,
+  ): Promise<PeerAddr[] | undefined> {
+    this.next.set(s, Infinity); // no overlap while in flight
+    try {
+      const req = s.announce(p);
+      const r = timeoutMs
+        ? await Promise.race([
+            req,
+            new Promise<never>((_, rej) =>
+              setTimeout(() => rej(new Error('timeout')), timeoutMs).unref(),
+            ),
+          ])
+        : await req;
+      if (p.event === 'stopped') return undefined;
+      this.next.set(s, this.now() + r.intervalSec * 1000);
+      return r.peers;
+    } catch {
+      // Tracker down: retry later; the torrent may have other sources.
+      this.next.set(s, this.now() + ANNOUNCE_RETRY_MS);
+      return undefined;
+    }
+  }
+}

@@ -23,6 +23,7 @@ import { pieceHash, pieceSize, type Metainfo } from './metainfo.js';
 import type { MetadataProgress } from './metadata-fetch.js';
 import { PeerConnection, makeBlockKey, type UploadRequest } from './peer.js';
 import {
+  AnnounceSchedule,
   formatPeerAddr,
   type AnnounceEvent,
   type PeerAddr,
@@ -241,7 +242,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private lastRechoke = -Infinity;
   private state: SessionState = 'idle';
   private readonly sources: PeerSource[];
-  private readonly nextAnnounce = new Map<PeerSource, number>();
+  private readonly schedule = new AnnounceSchedule(() => this.now());
   private completedAnnounced = false;
   private verifiedBytes = 0;
   private downloaded = 0;
@@ -344,7 +345,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (wasStarted)
       await Promise.all(
         this.sources
-          .filter((s) => this.nextAnnounce.has(s)) // only where `started` was announced
+          .filter((s) => this.schedule.started(s)) // only where `started` was announced
           .map((s) => this.announce(s, 'stopped', 3000).catch(() => undefined)),
       );
     await Promise.all([...this.pendingWrites]);
@@ -365,7 +366,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (this.state === 'idle' || this.state === 'checking') this.wantPaused = false;
     if (this.state !== 'paused') return;
     this.setState(this.picker.complete ? 'seeding' : 'downloading');
-    for (const s of this.sources) if (!this.nextAnnounce.has(s)) void this.announce(s, 'started');
+    for (const s of this.sources) if (!this.schedule.started(s)) void this.announce(s, 'started');
     for (const c of this.candidates.values()) c.nextTryAt = 0;
     this.connectMore();
     this.emitProgress();
@@ -499,35 +500,22 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   }
 
   private async announce(s: PeerSource, event: AnnounceEvent, timeoutMs?: number): Promise<void> {
-    this.nextAnnounce.set(s, Infinity); // no overlap while in flight
     const left = this.meta.totalLength - this.verifiedBytes;
-    const req = s.announce({
-      infoHash: this.meta.infoHash,
-      peerId: this.peerId,
-      port: this.port,
-      uploaded: this.uploaded,
-      downloaded: this.downloaded,
-      left,
-      event,
-      numwant: event === 'stopped' ? 0 : 50,
-    });
-    try {
-      const r = timeoutMs
-        ? await Promise.race([
-            req,
-            new Promise<never>((_, rej) =>
-              setTimeout(() => rej(new Error('timeout')), timeoutMs).unref(),
-            ),
-          ])
-        : await req;
-      if (event !== 'stopped') {
-        this.nextAnnounce.set(s, this.now() + r.intervalSec * 1000);
-        this.addPeers(r.peers);
-      }
-    } catch {
-      // Tracker down: retry in a minute; the torrent may have other sources.
-      this.nextAnnounce.set(s, this.now() + 60_000);
-    }
+    const peers = await this.schedule.announce(
+      s,
+      {
+        infoHash: this.meta.infoHash,
+        peerId: this.peerId,
+        port: this.port,
+        uploaded: this.uploaded,
+        downloaded: this.downloaded,
+        left,
+        event,
+        numwant: event === 'stopped' ? 0 : 50,
+      },
+      timeoutMs,
+    );
+    if (peers !== undefined) this.addPeers(peers);
   }
 
   private connectMore(): void {
@@ -1172,8 +1160,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     }
     if (now - this.lastRechoke >= RECHOKE_INTERVAL_MS) this.rechoke(true);
     if (this.state === 'downloading' || this.state === 'seeding') {
-      for (const s of this.sources)
-        if ((this.nextAnnounce.get(s) ?? 0) <= now) void this.announce(s, undefined);
+      for (const s of this.sources) if (this.schedule.due(s, now)) void this.announce(s, undefined);
       this.connectMore();
     }
     this.emitProgress();

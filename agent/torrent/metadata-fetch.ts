@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
 import { WireProtocolError } from './errors.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake } from './ext-handshake.js';
+import { watchDial, type Candidate } from './dial.js';
 import {
   AnnounceSchedule,
   formatPeerAddr,
@@ -106,13 +107,6 @@ export interface MetadataFetchEvents {
   /** The verified raw info dictionary. */
   metadata: [Buffer];
   'peer-banned': [PeerAddr];
-}
-
-interface Candidate {
-  addr: PeerAddr;
-  failures: number;
-  nextTryAt: number;
-  connected: boolean;
 }
 
 class FetchPeer {
@@ -320,34 +314,23 @@ export class MetadataFetcher extends EventEmitter<MetadataFetchEvents> {
       noDelay: true,
       ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}),
     });
-    let settled = false;
-    const fail = (): void => {
-      if (settled) return;
-      settled = true;
-      this.connecting--;
-      c.connected = false;
-      c.failures++;
-      c.nextTryAt = this.now() + FETCH_LIMITS.reconnectBaseMs * 2 ** Math.min(c.failures, 6);
-      socket.destroy();
-    };
-    socket.setTimeout(FETCH_LIMITS.connectTimeoutMs, fail);
-    socket.once('error', fail);
-    socket.once('connect', () => {
-      if (settled) return;
-      settled = true;
-      this.connecting--;
-      socket.setTimeout(0);
-      socket.removeListener('error', fail);
-      if (this.state !== 'running') {
-        socket.destroy();
-        c.connected = false;
-        return;
-      }
-      const p = this.setup(socket, c.addr, true, c);
-      p.write(
-        encodeHandshake(this.o.infoHash, this.o.peerId, { fast: true, extended: true }),
-        this.now(),
-      );
+    watchDial(socket, c, {
+      connectTimeoutMs: FETCH_LIMITS.connectTimeoutMs,
+      reconnectBaseMs: FETCH_LIMITS.reconnectBaseMs,
+      now: () => this.now(),
+      settled: () => this.connecting--,
+      connected: () => {
+        if (this.state !== 'running') {
+          socket.destroy();
+          c.connected = false;
+          return;
+        }
+        const p = this.setup(socket, c.addr, true, c);
+        p.write(
+          encodeHandshake(this.o.infoHash, this.o.peerId, { fast: true, extended: true }),
+          this.now(),
+        );
+      },
     });
   }
 

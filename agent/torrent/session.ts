@@ -22,6 +22,7 @@ import { BLOCK_SIZE, blockCount } from './layout.js';
 import { pieceHash, pieceSize, type Metainfo } from './metainfo.js';
 import type { MetadataProgress } from './metadata-fetch.js';
 import { PeerConnection, makeBlockKey, type UploadRequest } from './peer.js';
+import { watchDial, type Candidate } from './dial.js';
 import {
   AnnounceSchedule,
   formatPeerAddr,
@@ -188,13 +189,6 @@ export interface TorrentSessionEvents {
   complete: [];
   'peer-banned': [PeerAddr];
   error: [Error];
-}
-
-interface Candidate {
-  addr: PeerAddr;
-  failures: number;
-  nextTryAt: number;
-  connected: boolean;
 }
 
 interface Assembly {
@@ -553,31 +547,20 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
         },
       },
     });
-    let settled = false;
-    const fail = (): void => {
-      if (settled) return;
-      settled = true;
-      this.connecting--;
-      c.connected = false;
-      c.failures++;
-      c.nextTryAt = this.now() + LIMITS.reconnectBaseMs * 2 ** Math.min(c.failures, 6);
-      socket.destroy();
-    };
-    socket.setTimeout(LIMITS.connectTimeoutMs, fail);
-    socket.once('error', fail);
-    socket.once('connect', () => {
-      if (settled) return;
-      settled = true;
-      this.connecting--;
-      socket.setTimeout(0);
-      socket.removeListener('error', fail);
-      if (this.state !== 'downloading' && this.state !== 'seeding') {
-        socket.destroy();
-        c.connected = false;
-        return;
-      }
-      peer = this.setupPeer(socket, c.addr, true, c);
-      peer.sendHandshake(this.meta.infoHash, this.peerId);
+    watchDial(socket, c, {
+      connectTimeoutMs: LIMITS.connectTimeoutMs,
+      reconnectBaseMs: LIMITS.reconnectBaseMs,
+      now: () => this.now(),
+      settled: () => this.connecting--,
+      connected: () => {
+        if (this.state !== 'downloading' && this.state !== 'seeding') {
+          socket.destroy();
+          c.connected = false;
+          return;
+        }
+        peer = this.setupPeer(socket, c.addr, true, c);
+        peer.sendHandshake(this.meta.infoHash, this.peerId);
+      },
     });
   }
 

@@ -9,7 +9,8 @@
  * candidates; peers banned for bad metadata stay banned.
  */
 import { EventEmitter } from 'node:events';
-import net, { type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { listenForPeers } from './listen.js';
 import { MetainfoError } from './errors.js';
 import type { Magnet } from './magnet.js';
 import { MetadataFetcher } from './metadata-fetch.js';
@@ -210,19 +211,14 @@ export class MagnetSession extends EventEmitter<TorrentSessionEvents> {
     }
   }
 
-  private listen(a: PeerAddr): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const srv = net.createServer({ noDelay: true }, (s) => this.acceptSocket(s));
-      srv.once('error', reject);
-      srv.listen(a.port, a.host, () => {
-        srv.off('error', reject);
-        srv.on('error', (e) => this.emit('error', e));
-        const ad = srv.address();
-        this.listenPort = typeof ad === 'object' && ad ? ad.port : a.port;
-        this.server = srv;
-        resolve();
-      });
-    });
+  private async listen(a: PeerAddr): Promise<void> {
+    const { server, port } = await listenForPeers(
+      a,
+      (s) => this.acceptSocket(s),
+      (e) => this.emit('error', e),
+    );
+    this.server = server;
+    this.listenPort = port;
   }
 }
 

@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import net, { type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { listenForPeers } from './listen.js';
 import { Bitfield } from './bitfield.js';
 import { Choker, RECHOKE_INTERVAL_MS } from './choker.js';
 import { StorageError, WireProtocolError } from './errors.js';
@@ -457,19 +458,14 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     }
   }
 
-  private listen(a: PeerAddr): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const srv = net.createServer({ noDelay: true }, (s) => this.acceptSocket(s));
-      srv.once('error', reject);
-      srv.listen(a.port, a.host, () => {
-        srv.off('error', reject);
-        srv.on('error', (e) => this.emit('error', e));
-        const ad = srv.address();
-        this.listenPort = typeof ad === 'object' && ad ? ad.port : a.port;
-        this.server = srv;
-        resolve();
-      });
-    });
+  private async listen(a: PeerAddr): Promise<void> {
+    const { server, port } = await listenForPeers(
+      a,
+      (s) => this.acceptSocket(s),
+      (e) => this.emit('error', e),
+    );
+    this.server = server;
+    this.listenPort = port;
   }
 
   // ---- discovery ------------------------------------------------------------------------

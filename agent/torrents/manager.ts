@@ -112,6 +112,11 @@ interface Managed {
   error: string;
 }
 
+/** A torrent as the manager first holds it: not started, no progress yet. */
+function managed(entry: TorrentEntry, meta: Metainfo | null, magnet: Magnet | null): Managed {
+  return { entry, meta, magnet, session: null, discovery: null, last: null, error: '' };
+}
+
 /**
  * Longest a shutdown waits for one session to stop (tracker `stopped` announces included):
  * short, so the agent's whole graceful stop fits its grace period. Whatever is cut off is
@@ -157,15 +162,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
         o.log.warn({ file: entry.id, err: (err as Error).message }, 'skipping unreadable magnet');
         continue;
       }
-      const t: Managed = {
-        entry,
-        meta,
-        magnet,
-        session: null,
-        discovery: null,
-        last: null,
-        error: '',
-      };
+      const t = managed(entry, meta, magnet);
       m.torrents.set(entry.id, t);
       try {
         // Re-judged on every start: the operator may have narrowed the policy since.
@@ -233,15 +230,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
       ...(magnet ? { magnet: link.trim() } : {}),
     };
     this.dir.create(entry, meta ? input.torrent : null);
-    const t: Managed = {
-      entry,
-      meta,
-      magnet,
-      session: null,
-      discovery: null,
-      last: null,
-      error: '',
-    };
+    const t = managed(entry, meta, magnet);
     this.torrents.set(id, t);
     this.startSession(t);
     this.o.log.info(

@@ -497,8 +497,22 @@ export class GossipNode {
    */
   private dropMostSent(): void {
     const n = Math.max(1, Math.floor(this.options.maxQueuedRecords / 10));
-    const entries = [...this.queue].sort((a, b) => b[1].transmits - a[1].transmits);
-    for (let i = 0; i < n && i < entries.length; i++) this.queue.delete(entries[i]![0]);
+    // Transmit counts are small integers (≤ the retransmit limit): count them instead of
+    // sorting the queue, then drop everything above the threshold count and, at it, the
+    // oldest (Map order) until n are gone — the same records a stable sort would pick.
+    const counts: number[] = [];
+    for (const q of this.queue.values()) counts[q.transmits] = (counts[q.transmits] ?? 0) + 1;
+    let threshold = counts.length - 1;
+    let above = 0;
+    while (threshold > 0 && above + (counts[threshold] ?? 0) < n) above += counts[threshold--] ?? 0;
+    let atThreshold = n - above;
+    for (const [id, q] of this.queue) {
+      if (q.transmits > threshold) this.queue.delete(id);
+      else if (q.transmits === threshold && atThreshold > 0) {
+        this.queue.delete(id);
+        atThreshold--;
+      }
+    }
   }
 }
 

@@ -285,18 +285,23 @@ export class Agent {
 
   /**
    * Tombstones the live records this agent accepted (origin = its node id), within
-   * `budgetMs` of work: each tombstone is signed and queued for gossip, and tens of
-   * thousands of tracker clients must not hold up the shutdown. It yields to the event
-   * loop between chunks; what is left when the budget runs out expires by the TTL.
+   * `budgetMs` of work: each tombstone is signed (in batches, on the batch signer's worker)
+   * and queued for gossip, and tens of thousands of tracker clients must not hold up the
+   * shutdown. It waits for each chunk; what is left when the budget runs out expires by
+   * the TTL.
    */
   private async withdrawOwnRecords(budgetMs: number): Promise<void> {
-    const CHUNK = 500;
+    const CHUNK = 500; // well under the batch signer's backlog bound
     const started = Date.now();
     const now = this.replica.now();
     const store = this.replica.store;
     let done = 0;
     let left = 0;
-    let inChunk = 0;
+    let chunk: Promise<unknown>[] = [];
+    const flush = async (): Promise<void> => {
+      await Promise.all(chunk);
+      chunk = [];
+    };
     for (const key of [...store.keys()]) {
       for (const r of store.records(key, now)) {
         if (r.origin !== this.replica.nodeId || r.removed) continue;
@@ -304,14 +309,22 @@ export class Agent {
           left++;
           continue;
         }
-        this.replica.announce(key, { addr: r.addr, peerId: r.peerId, left: r.left }, true);
+        const p = { addr: r.addr, peerId: r.peerId, left: r.left };
+        // Signed on the batch signer's worker; if it refuses, here.
+        chunk.push(
+          this.replica.announceAsync(key, p, true).catch(() => {
+            try {
+              this.replica.announce(key, p, true);
+            } catch {
+              // Refused by the Store: it expires by TTL like the records past the budget.
+            }
+          }),
+        );
         done++;
-        if (++inChunk >= CHUNK) {
-          inChunk = 0;
-          await new Promise((resolve) => setImmediate(resolve));
-        }
+        if (chunk.length >= CHUNK) await flush();
       }
     }
+    await flush();
     if (left > 0) {
       this.log.warn(
         { withdrawn: done, left },

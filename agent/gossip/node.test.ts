@@ -2,7 +2,7 @@ import { Replica } from '../replica.js';
 import { infoHashKey, type InfoHashKey } from '../store/infohash.js';
 import { Store } from '../store/store.js';
 import type { MemberUpdate } from '../membership/types.js';
-import type { Outbound } from './messages.js';
+import type { Envelope, Outbound, SyncBody } from './messages.js';
 import { DEFAULT_GOSSIP_OPTIONS, GossipNode, type GossipOptions } from './node.js';
 
 /**
@@ -69,6 +69,29 @@ class Net {
 const key = (n: number): InfoHashKey => infoHashKey(Buffer.alloc(20, n));
 const has = (node: GossipNode, k: InfoHashKey, addr: string): boolean =>
   node.replica.lookup(k, 100).some((r) => r.addr === addr);
+
+/** A sync message (`phase`, other fields as given) from `from` with nothing piggybacked. */
+function syncFrom(from: GossipNode, body: Partial<SyncBody> & Pick<SyncBody, 'phase'>): Envelope {
+  return {
+    fromId: from.id,
+    fromAddr: from.addr,
+    members: [],
+    records: [],
+    body: {
+      type: 'sync',
+      cutoff: 0,
+      buckets: DEFAULT_GOSSIP_OPTIONS.digestBuckets,
+      root: '',
+      membersRoot: '',
+      bucketHashes: [],
+      want: [],
+      members: [],
+      records: [],
+      more: false,
+      ...body,
+    },
+  };
+}
 
 /** Three agents that joined through the first. */
 function cluster(options: Partial<GossipOptions> = {}): [Net, GossipNode, GossipNode, GossipNode] {
@@ -157,28 +180,7 @@ describe('GossipNode', () => {
       { id: 'b', addr: b.addr, state: 'alive', incarnation: 1, reporter: 'b' },
       { id: 'c', addr: c.addr, state: 'dead', incarnation: 1, reporter: 'b' },
     ];
-    a.receive(
-      {
-        fromId: 'b',
-        fromAddr: b.addr,
-        members: [],
-        records: [],
-        body: {
-          type: 'sync',
-          phase: 2,
-          cutoff,
-          buckets: DEFAULT_GOSSIP_OPTIONS.digestBuckets,
-          root: '',
-          membersRoot: '',
-          bucketHashes: [],
-          want: [],
-          members: list,
-          records: [],
-          more: false,
-        },
-      },
-      net.now + 10,
-    );
+    a.receive(syncFrom(b, { phase: 2, cutoff, members: list }), net.now + 10);
     expect(a.membership.get('b')?.state).toBe('alive');
     // Hearsay: c gets the chance to refute instead of being dead at a.
     expect(a.membership.get('c')?.state).toBe('suspect');
@@ -214,25 +216,13 @@ describe('GossipNode', () => {
     net.announce(a, key(6), '10.0.0.6:6881');
     const sync = (buckets: number, cutoff: number): Outbound[] =>
       a.receive(
-        {
-          fromId: 'b',
-          fromAddr: b.addr,
-          members: [],
-          records: [],
-          body: {
-            type: 'sync',
-            phase: 1,
-            cutoff,
-            buckets,
-            root: 'x',
-            membersRoot: a.membership.membersRoot(),
-            bucketHashes: [],
-            want: [],
-            members: [],
-            records: [],
-            more: false,
-          },
-        },
+        syncFrom(b, {
+          phase: 1,
+          cutoff,
+          buckets,
+          root: 'x',
+          membersRoot: a.membership.membersRoot(),
+        }),
         net.now,
       );
     expect(sync(3, net.now).filter((o) => o.env.body.type === 'sync')).toEqual([]);

@@ -12,10 +12,16 @@
  */
 import { jest } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { formatMagnet } from '../agent/torrent/magnet.js';
 import { parseMetainfo } from '../agent/torrent/metainfo.js';
-import { BTCTL, btctl, run, startAgent, type AgentProcess } from './helpers/agent-process.js';
+import {
+  BTCTL,
+  btctl,
+  run,
+  startTorrentAgent,
+  type AgentProcess,
+} from './helpers/agent-process.js';
 import {
   Proc,
   aria2cArgs,
@@ -38,23 +44,12 @@ afterAll(async () => {
   removeTemps();
 });
 
+/** A torrent-running agent (see startTorrentAgent) announcing to trackers every 2 s. */
 async function agent(host: string, dataDir: string, bootstrap?: string): Promise<AgentProcess> {
-  const a = await startAgent(
-    [
-      '--peer-port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--download-root',
-      dirname(dataDir),
-      '--gossip-interval',
-      '100ms',
-      '--tracker-interval',
-      '2s',
-      ...(bootstrap ? ['--bootstrap', bootstrap] : []),
-    ],
-    { host },
-  );
+  const a = await startTorrentAgent(host, dataDir, {
+    bootstrap,
+    extra: ['--tracker-interval', '2s'],
+  });
   agents.push(a);
   return a;
 }

@@ -14,7 +14,7 @@
 import { jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { connect } from '../control/client.js';
 import { connectTorrents } from '../control/torrent-client.js';
 import { pieceHash, pieceSize } from '../agent/torrent/metainfo.js';
@@ -24,7 +24,7 @@ import {
   btctl,
   eventually,
   run,
-  startAgent,
+  startTorrentAgent,
   type AgentProcess,
 } from './helpers/agent-process.js';
 import { makeTorrent, randomFile, removeTemps, sameBytes, tmp } from './torrent/helpers.js';
@@ -40,25 +40,9 @@ afterEach(async () => {
 });
 afterAll(() => removeTemps());
 
-/**
- * Starts an agent on `host` with its own data dir and an ephemeral peer-wire port; its
- * download root is the test's directory (the data dir's parent), where the save dirs are.
- */
+/** Starts a torrent-running agent (see startTorrentAgent), stopped after the tests. */
 async function agent(host: string, dataDir: string, bootstrap?: string): Promise<AgentProcess> {
-  const a = await startAgent(
-    [
-      '--peer-port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--download-root',
-      dirname(dataDir),
-      '--gossip-interval',
-      '100ms',
-      ...(bootstrap ? ['--bootstrap', bootstrap] : []),
-    ],
-    { host },
-  );
+  const a = await startTorrentAgent(host, dataDir, { bootstrap });
   agents.push(a);
   return a;
 }

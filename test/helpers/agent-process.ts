@@ -182,3 +182,30 @@ export async function eventually(
 export function randomInfoHash(): string {
   return [...Array(40)].map(() => Math.floor(Math.random() * 16).toString(16)).join('');
 }
+
+/**
+ * Starts an agent that runs torrents, on `host`, with its own data dir and an ephemeral
+ * peer-wire port; its download root is the data dir's parent (the test's directory, where
+ * the save dirs are). Gossip is quick (100 ms) so end-to-end tests do not wait on it.
+ */
+export function startTorrentAgent(
+  host: string,
+  dataDir: string,
+  opts: { bootstrap?: string; extra?: string[] } = {},
+): Promise<AgentProcess> {
+  return startAgent(
+    [
+      '--peer-port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--download-root',
+      dirname(dataDir),
+      '--gossip-interval',
+      '100ms',
+      ...(opts.extra ?? []),
+      ...(opts.bootstrap ? ['--bootstrap', opts.bootstrap] : []),
+    ],
+    { host },
+  );
+}

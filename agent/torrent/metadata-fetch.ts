@@ -33,6 +33,7 @@ import {
   MSG,
   WireParser,
   encodeExtended,
+  checkHandshake,
   encodeHandshake,
   encodeKeepAlive,
   encodeSimple,
@@ -412,15 +413,10 @@ export class MetadataFetcher extends EventEmitter<MetadataFetchEvents> {
   // ---- protocol -------------------------------------------------------------------------
 
   private onHandshake(p: FetchPeer, h: Handshake): void {
-    if (!h.infoHash.equals(this.o.infoHash))
-      throw new WireProtocolError('handshake for another torrent');
-    if (h.peerId.equals(this.o.peerId)) {
-      this.drop(p, null); // ourselves, listed by a tracker or the overlay
-      this.candidates.delete(p.key);
-      return;
-    }
-    if (this.bannedIds.has(h.peerId.toString('hex'))) {
+    const verdict = checkHandshake(h, this.o.infoHash, this.o.peerId, this.bannedIds);
+    if (verdict !== 'ok') {
       this.drop(p, null);
+      if (verdict === 'self') this.candidates.delete(p.key); // never dial ourselves again
       return;
     }
     p.handshake = h;

@@ -45,7 +45,7 @@ import {
   metadataPieceLength,
   METADATA_PIECE_SIZE,
 } from './ut-metadata.js';
-import { MSG, type Handshake, type WireMessage } from './wire.js';
+import { MSG, checkHandshake, type Handshake, type WireMessage } from './wire.js';
 
 /** Bounds and timings. Each constant says why it has the value it has. */
 export const LIMITS = {
@@ -620,16 +620,11 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   }
 
   private onHandshake(peer: PeerConnection, h: Handshake): void {
-    if (!h.infoHash.equals(this.meta.infoHash))
-      throw new WireProtocolError('handshake for another torrent');
-    if (h.peerId.equals(this.peerId)) {
-      // Connected to ourselves (tracker listed our address); not a protocol error.
+    // Ourselves (a tracker listed our address) or a banned peer id: not a protocol error.
+    const verdict = checkHandshake(h, this.meta.infoHash, this.peerId, this.bannedIds);
+    if (verdict !== 'ok') {
       this.dropPeer(peer, null);
-      this.candidates.delete(peer.key);
-      return;
-    }
-    if (this.bannedIds.has(h.peerId.toString('hex'))) {
-      this.dropPeer(peer, null);
+      if (verdict === 'self') this.candidates.delete(peer.key); // never dial ourselves again
       return;
     }
     peer.handshake = h;

@@ -6,6 +6,7 @@ import {
   encodeBitfield,
   encodeBlockRef,
   encodeExtended,
+  checkHandshake,
   encodeHandshake,
   encodeIndex,
   encodeKeepAlive,
@@ -202,6 +203,24 @@ describe('WireParser', () => {
           expect(e).toBeInstanceOf(WireProtocolError);
         }
       }),
+    );
+  });
+});
+
+describe('checkHandshake', () => {
+  const other = Buffer.alloc(20, 0x77);
+  const hs = (infoHash: Buffer, peerId: Buffer): Handshake => ({
+    infoHash,
+    peerId,
+    fast: true,
+    extended: true,
+  });
+  it('accepts our torrent, flags ourselves and banned peer ids, refuses another torrent', () => {
+    expect(checkHandshake(hs(ih, other), ih, pid, new Set())).toBe('ok');
+    expect(checkHandshake(hs(ih, pid), ih, pid, new Set())).toBe('self');
+    expect(checkHandshake(hs(ih, other), ih, pid, new Set([other.toString('hex')]))).toBe('banned');
+    expect(() => checkHandshake(hs(other, other), ih, pid, new Set())).toThrow(
+      new WireProtocolError('handshake for another torrent'),
     );
   });
 });

@@ -128,6 +128,22 @@ export function encodeExtended(id: number, payload: Uint8Array): Buffer {
   return b;
 }
 
+/**
+ * What to do with a peer's handshake for our torrent: `self` when it is our own peer id
+ * (a tracker or the overlay listed our address), `banned` for a peer id banned earlier.
+ * Throws WireProtocolError when it is for another torrent.
+ */
+export function checkHandshake(
+  h: Handshake,
+  infoHash: Buffer,
+  ownPeerId: Buffer,
+  bannedIds: ReadonlySet<string>,
+): 'ok' | 'self' | 'banned' {
+  if (!h.infoHash.equals(infoHash)) throw new WireProtocolError('handshake for another torrent');
+  if (h.peerId.equals(ownPeerId)) return 'self';
+  return bannedIds.has(h.peerId.toString('hex')) ? 'banned' : 'ok';
+}
+
 /** Parses a 68-byte handshake. */
 export function decodeHandshake(b: Buffer): Handshake {
   if (b[0] !== 19 || !b.subarray(1, 20).equals(PSTR))

@@ -6,6 +6,7 @@ import { LegacyGossiper } from './legacy/gossiper.js';
 import { LegacyHandler } from './legacy/handler.js';
 import { METRICS_PATH, metricsRoute } from './metrics/http-route.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
+import { processErrors, reportGrpcInternal } from './process-errors.js';
 import { Replica } from './replica.js';
 import { AgentSecurity } from './security/agent-security.js';
 import { serverCredentials } from './security/tls-credentials.js';
@@ -105,8 +106,13 @@ export class Agent {
       },
       {
         maxMessageBytes: config.maxMessageBytes,
-        interceptors: [this.metrics.grpcInterceptor],
-        tls: config.security.tls === undefined ? undefined : serverCredentials(config.security.tls),
+        // Metrics first (outermost), so the admin gate's refusals are timed and counted too.
+        interceptors: [this.metrics.grpcInterceptor, this.security.adminInterceptor()],
+        tls:
+          config.security.tls === undefined
+            ? undefined
+            : serverCredentials(config.security.tls, config.security.admin.tlsCaPem),
+        onInternalError: (method, err) => reportGrpcInternal(log, method, err),
       },
     );
     this.http = new HttpHandler({
@@ -209,6 +215,8 @@ export class Agent {
       legacyGossip: () => this.legacyGossip?.counters,
       torrents: () => this.torrents?.list(),
       securityRefusals: () => this.security.refusals(),
+      adminRefusals: () => this.security.counters.admin,
+      processErrors: () => processErrors,
     });
   }
 
@@ -271,6 +279,10 @@ export class Agent {
         identity: agent.security.identity.path ?? 'ephemeral',
         cluster_key: config.security.clusterKeys?.primary.id ?? null,
         tls: config.security.tls === undefined ? 'off' : config.security.tls.ca ? 'mtls' : 'tls',
+        admin: {
+          token: config.security.admin.token !== undefined,
+          tls_ca: config.security.admin.tlsCa !== undefined,
+        },
       },
       'listening',
     );

@@ -8,6 +8,7 @@ import { addTorrentFlags } from './torrents/config.js';
 import { addSecurityFlags } from './security/config.js';
 import { addHttpTrackerFlags } from './tracker/config.js';
 import { registerIdentityCommand } from './security/identity-command.js';
+import { installProcessErrorHandlers } from './process-errors.js';
 import { VERSION } from './version.js';
 
 /** Exit codes shared by btagent's commands. */
@@ -183,6 +184,7 @@ function registerRun(program: Command): void {
         import('./log.js'),
       ]);
       const log = createLogger(config.logLevel, config.nodeId);
+      installProcessErrorHandlers(log);
       // Handlers go in before the start: a supervisor may signal as soon as it reads the
       // "listening" line, which is logged inside Agent.start.
       let agent: Agent | undefined = undefined; // set once started; read by onSignal

@@ -37,13 +37,23 @@ export type UnaryCaller = <T>(
   fn: (md: Metadata, opts: { deadline: number }, cb: UnaryCallback<T>) => void,
 ) => Promise<T>;
 
-/** A UnaryCaller for the agent at `node` whose calls each get `timeoutMs` to answer. */
-export function unaryCaller(node: string, timeoutMs: number): UnaryCaller {
+/** Call metadata carrying `token` as `authorization: Bearer …` (none without a token). */
+export function authMetadata(token: string | undefined): Metadata {
+  const md = new Metadata();
+  if (token !== undefined) md.set('authorization', `Bearer ${token}`);
+  return md;
+}
+
+/**
+ * A UnaryCaller for the agent at `node` whose calls each get `timeoutMs` to answer,
+ * sending the admin `token` when given.
+ */
+export function unaryCaller(node: string, timeoutMs: number, token?: string): UnaryCaller {
   return <T>(
     fn: (md: Metadata, opts: { deadline: number }, cb: UnaryCallback<T>) => void,
   ): Promise<T> =>
     new Promise<T>((resolve, reject) => {
-      fn(new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+      fn(authMetadata(token), { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (err !== null) reject(callError(node, err));
         else resolve(res as T);
       });

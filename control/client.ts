@@ -97,6 +97,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** TLS (and a client certificate for mTLS); plaintext when undefined. */
   tls?: ClientTls | undefined;
+  /** The agent's admin token (btctl --token-file), sent on Torrents calls only. */
+  token?: string | undefined;
 }
 
 // Re-exported: callers of the library catch it from here.

@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { parseHostPort, parseTimeout, UsageError } from './args.js';
-import { AgentCallError } from './client.js';
+import { AgentCallError, type ConnectOptions } from './client.js';
 import { json } from './format.js';
 import { formatInfoHash, parseInfoHash } from './infohash.js';
 import {
@@ -17,7 +17,8 @@ import {
   type TorrentInfo,
   type TorrentsApi,
 } from './torrent-client.js';
-import { readClientTls, type ClientTls } from './tls.js';
+import { readClientTls } from './tls.js';
+import { readTokenFile, withTokenFile } from './token.js';
 import { bytes, percent, torrentJson, torrentsTable, torrentText } from './torrent-format.js';
 
 /** The .torrent files btctl reads at most (the engine's own bound is 32 MiB; gRPC's 4 MiB). */
@@ -29,6 +30,7 @@ interface GlobalOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsServerName?: string;
+  tokenFile?: string;
   timeout: string;
   json?: boolean;
 }
@@ -43,6 +45,7 @@ async function withTorrents<T>(
   const c = connectTorrents(node, {
     timeoutMs: parseTimeout(opts.timeout, '--timeout'),
     tls: readClientTls(opts),
+    token: readTokenFile(opts.tokenFile),
   });
   try {
     return await fn(c);
@@ -118,8 +121,10 @@ const oneLine = (t: TorrentInfo): string =>
 /** Adds `btctl torrent …`. `withGlobals` adds --node, --timeout and --json. */
 export function registerTorrentCommands(
   program: Command,
-  withGlobals: (cmd: Command) => Command,
+  globals: (cmd: Command) => Command,
 ): void {
+  // Every torrent command is an admin call: each takes the admin token.
+  const withGlobals = (cmd: Command): Command => withTokenFile(globals(cmd));
   const torrent = program
     .command('torrent')
     .description("the agent's torrents: add, list, show, watch, rm, pause, resume");
@@ -208,7 +213,10 @@ export function registerTorrentCommands(
       const key = torrentIdArg(id);
       const node = parseHostPort(opts.node, '--node');
       parseTimeout(opts.timeout, '--timeout'); // validated; a watch itself has no deadline
-      process.exitCode = await watch(node, key, opts.json === true, readClientTls(opts));
+      process.exitCode = await watch(node, key, opts.json === true, {
+        tls: readClientTls(opts),
+        token: readTokenFile(opts.tokenFile),
+      });
     });
 }
 
@@ -217,9 +225,9 @@ async function watch(
   node: string,
   id: string,
   asJson: boolean,
-  tls: ClientTls | undefined,
+  connectOptions: Pick<ConnectOptions, 'tls' | 'token'>,
 ): Promise<number> {
-  const c = connectTorrents(node, { tls });
+  const c = connectTorrents(node, connectOptions);
   const tty = !asJson && process.stderr.isTTY;
   const bar = tty
     ? new cliProgress.SingleBar(

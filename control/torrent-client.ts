@@ -10,7 +10,7 @@ import {
   type Torrent as WireTorrent,
   type TorrentsWatchResponse,
 } from '../generated/btoverlay/v1/torrents.js';
-import { AgentCallError, callError, unaryCaller } from './call.js';
+import { AgentCallError, authMetadata, callError, unaryCaller } from './call.js';
 import type { ConnectOptions } from './client.js';
 import { clientChannel } from './tls.js';
 
@@ -143,7 +143,7 @@ export function connectTorrents(node: string, options: ConnectOptions = {}): Tor
   const { creds, options: channelOptions } = clientChannel(options.tls);
   const client = new GrpcTorrentsClient(node, creds, channelOptions);
 
-  const call = unaryCaller(node, timeoutMs);
+  const call = unaryCaller(node, timeoutMs, options.token);
   const one = async (p: Promise<{ torrent?: WireTorrent }>): Promise<TorrentInfo> => {
     const r = await p;
     if (r.torrent === undefined)
@@ -180,7 +180,7 @@ export function connectTorrents(node: string, options: ConnectOptions = {}): Tor
     pause: (id) => one(call((md, o, cb) => client.pause({ id }, md, o, cb))),
     resume: (id) => one(call((md, o, cb) => client.resume({ id }, md, o, cb))),
     watch(id, onEvent) {
-      const stream = client.watch({ id });
+      const stream = client.watch({ id }, authMetadata(options.token));
       let cancelled = false;
       const done = new Promise<void>((resolve, reject) => {
         stream.on('data', (r: TorrentsWatchResponse) => {

@@ -53,6 +53,10 @@ export interface MetricSources {
    * `snapshot()`: cluster auth, foreign addresses, rate limits, records, TLS).
    */
   securityRefusals(): Readonly<Record<string, number>> | undefined;
+  /** Admin-method calls refused, by reason (SecurityCounters `admin`). */
+  adminRefusals(): Readonly<Record<string, number>> | undefined;
+  /** Unexpected errors of this process, by kind (agent/process-errors.ts). */
+  processErrors(): Readonly<Record<string, number>> | undefined;
 }
 
 /** Counters the HTTP tracker endpoint (/announce, /scrape) increments. */
@@ -353,6 +357,27 @@ export function createAgentMetrics(options: AgentMetricsOptions): AgentMetrics {
     () => {
       const r = src.securityRefusals?.();
       return r === undefined ? undefined : entries('reason', r);
+    },
+  );
+
+  mirroredCounter(
+    registry,
+    `${p}admin_refusals_total`,
+    'Calls of admin methods (Torrents) refused: not_admin (no credential from outside --admin-sources; PERMISSION_DENIED) or bad_token (UNAUTHENTICATED).',
+    ['reason'],
+    () => {
+      const r = src.adminRefusals?.();
+      return r === undefined ? undefined : entries('reason', r);
+    },
+  );
+  mirroredCounter(
+    registry,
+    `${p}process_errors_total`,
+    'Unexpected errors, by where they surfaced: uncaught_exception (the process exits), unhandled_rejection, grpc_internal (answered INTERNAL).',
+    ['kind'],
+    () => {
+      const r = src.processErrors?.();
+      return r === undefined ? undefined : entries('kind', r);
     },
   );
 

@@ -1,9 +1,11 @@
-import type { ServerUnaryCall } from '@grpc/grpc-js';
+import type { ServerInterceptor, ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ReplicaSecurity } from '../replica.js';
 import type { ClusterPeerSecurity } from '../transport/cluster-client.js';
 import type { ClusterServiceAuth } from '../transport/cluster-service.js';
 import type { OverlayGuards } from '../transport/overlay-service.js';
+import { AdminPolicy } from './admin.js';
+import { adminInterceptor } from './admin-interceptor.js';
 import { checkAnnounceAddr, type AnnounceVerdict } from './announce-addr.js';
 import { ClusterAuthenticator, DEFAULT_CLUSTER_AUTH_OPTIONS } from './cluster-auth.js';
 import type { SecurityConfig } from './config.js';
@@ -173,6 +175,15 @@ export class AgentSecurity {
         this.log.debug({ reason, peer }, 'cluster reply refused');
       },
     };
+  }
+
+  /** The admin plane's gate, for the gRPC server's interceptor list (after metrics). */
+  adminInterceptor(): ServerInterceptor {
+    return adminInterceptor(new AdminPolicy(this.config.admin), (reason, ip, path) => {
+      this.counters.admin[reason]++;
+      if (this.log.isLevelEnabled('debug'))
+        this.log.debug({ reason, remote: ip, method: path }, 'admin call refused');
+    });
   }
 
   /** Every non-zero refusal counter, "group.reason" → count. */

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
+import {
+  addAdminFlags,
+  buildAdminConfig,
+  type AdminConfig,
+  type RawAdminFlags,
+} from './admin-config.js';
 import { ClusterKeyError, parseClusterKeys, type ClusterKeyring } from './cluster-key.js';
 import { parseRate, type RateLimitOptions } from './rate-limit.js';
 import { SourceSet } from './sources.js';
@@ -24,10 +30,12 @@ export interface SecurityConfig {
   /** Per-source limits of inbound legacy connections and tracker requests. */
   readonly legacyRate: RateLimitOptions;
   readonly trackerRate: RateLimitOptions;
+  /** Who may call admin methods (--admin-sources, --admin-token-file, --admin-tls-ca). */
+  readonly admin: AdminConfig;
 }
 
 /** The raw security flags. */
-export interface RawSecurityFlags {
+export interface RawSecurityFlags extends RawAdminFlags {
   clusterKey?: string;
   clusterKeyOld?: string;
   /** Defined by the torrents' flags; read here only to place the identity. */
@@ -69,7 +77,7 @@ export function addSecurityFlags(cmd: Command): Command {
     const o = new Option(flags, desc).env(env);
     return def === undefined ? o : o.default(def);
   };
-  return cmd
+  return addAdminFlags(cmd)
     .addOption(
       f(
         '--cluster-key <file>',
@@ -255,5 +263,6 @@ export function buildSecurityConfig(raw: RawSecurityFlags): SecurityConfig {
       burst: count(raw.trackerRateBurst ?? d.trackerRateBurst, '--tracker-rate-burst', 1_000_000),
       maxSources,
     },
+    admin: buildAdminConfig(raw, tls !== undefined),
   };
 }

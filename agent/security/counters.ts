@@ -1,3 +1,4 @@
+import { ADMIN_REFUSALS } from './admin.js';
 import { CLUSTER_AUTH_REFUSALS, type ClusterAuthRefusal } from './cluster-auth.js';
 
 /**
@@ -18,6 +19,8 @@ export class SecurityCounters {
   readonly rateLimited = { legacy: 0, tracker: 0 };
   /** Plaintext gRPC connections closed because TLS is required. */
   plaintextRefused = 0;
+  /** Admin-method calls refused (admin-interceptor.ts), by reason. */
+  readonly admin = zero(ADMIN_REFUSALS);
 
   /** Every non-zero counter as "group.reason" → count (plus `extra`, e.g. record refusals). */
   snapshot(extra: Record<string, number> = {}): Record<string, number> {
@@ -30,6 +33,7 @@ export class SecurityCounters {
     add('foreign_addr', this.foreignAddr);
     add('rate_limited', this.rateLimited);
     add('record', extra);
+    add('admin', this.admin);
     if (this.overlayGossipRefused > 0)
       out['overlay_gossip.unauthenticated'] = this.overlayGossipRefused;
     if (this.plaintextRefused > 0) out['tls.plaintext_refused'] = this.plaintextRefused;

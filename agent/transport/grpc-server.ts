@@ -15,6 +15,7 @@ import { ControlService } from '../../generated/btoverlay/v1/control.js';
 import { OverlayService } from '../../generated/btoverlay/v1/overlay.js';
 import { TorrentsService } from '../../generated/btoverlay/v1/torrents.js';
 import { PROTO_DIR } from '../paths.js';
+import { reportInternalErrors, type InternalErrorObserver } from './grpc-errors.js';
 
 /** The fully qualified names of the services, as health checks name them. */
 export const SERVICE_NAMES = [
@@ -37,6 +38,8 @@ export interface GrpcServerOptions {
    * certificate) on the socket, HTTP/2 inside.
    */
   readonly tls?: ServerCredentials;
+  /** Sees every error answered INTERNAL, with its stack (the agent logs and counts it). */
+  readonly onInternalError?: InternalErrorObserver;
 }
 
 /** Service implementations to serve, keyed as in SERVICE_NAMES. */
@@ -81,10 +84,23 @@ export function createGrpcServer(
     'grpc.keepalive_permit_without_calls': 1,
     interceptors: options.interceptors ?? [],
   });
-  server.addService(OverlayService, services.overlay);
-  server.addService(ControlService, services.control);
-  server.addService(ClusterService, services.cluster);
-  server.addService(TorrentsService, services.torrents);
+  const observe = options.onInternalError ?? ((): void => {});
+  server.addService(
+    OverlayService,
+    reportInternalErrors(OverlayService, services.overlay, observe),
+  );
+  server.addService(
+    ControlService,
+    reportInternalErrors(ControlService, services.control, observe),
+  );
+  server.addService(
+    ClusterService,
+    reportInternalErrors(ClusterService, services.cluster, observe),
+  );
+  server.addService(
+    TorrentsService,
+    reportInternalErrors(TorrentsService, services.torrents, observe),
+  );
 
   const health = new HealthImplementation({
     '': 'NOT_SERVING',

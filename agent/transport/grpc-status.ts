@@ -22,10 +22,12 @@ export function grpcCodeOf(err: unknown): status {
 
 /**
  * Maps any error to a gRPC ServiceError: the one place typed errors become status
- * codes. Internal errors keep their detail out of the reply (it is logged instead).
+ * codes. Internal errors keep their detail out of the reply; the original error
+ * rides along as `cause` (never sent) for the edge to log (grpc-errors.ts).
  */
 export function toServiceError(err: unknown): Partial<ServiceError> {
   const code = grpcCodeOf(err);
-  const details = code === status.INTERNAL ? 'internal error' : (err as Error).message;
-  return { code, details, metadata: new Metadata() };
+  if (code === status.INTERNAL)
+    return { code, details: 'internal error', metadata: new Metadata(), cause: err };
+  return { code, details: (err as Error).message, metadata: new Metadata() };
 }

@@ -360,25 +360,28 @@ export function createAgentMetrics(options: AgentMetricsOptions): AgentMetrics {
     },
   );
 
-  mirroredCounter(
-    registry,
-    `${p}admin_refusals_total`,
+  // Read from plain "label value → count" records kept where the events happen.
+  const recordCounter = (
+    name: string,
+    help: string,
+    label: string,
+    read: () => Readonly<Record<string, number>> | undefined,
+  ): void =>
+    mirroredCounter(registry, `${p}${name}`, help, [label], () => {
+      const r = read();
+      return r === undefined ? undefined : entries(label, r);
+    });
+  recordCounter(
+    'admin_refusals_total',
     'Calls of admin methods (Torrents) refused: not_admin (no credential from outside --admin-sources; PERMISSION_DENIED) or bad_token (UNAUTHENTICATED).',
-    ['reason'],
-    () => {
-      const r = src.adminRefusals?.();
-      return r === undefined ? undefined : entries('reason', r);
-    },
+    'reason',
+    () => src.adminRefusals?.(),
   );
-  mirroredCounter(
-    registry,
-    `${p}process_errors_total`,
+  recordCounter(
+    'process_errors_total',
     'Unexpected errors, by where they surfaced: uncaught_exception (the process exits), unhandled_rejection, grpc_internal (answered INTERNAL).',
-    ['kind'],
-    () => {
-      const r = src.processErrors?.();
-      return r === undefined ? undefined : entries('kind', r);
-    },
+    'kind',
+    () => src.processErrors?.(),
   );
 
   // --- Tracker endpoint -----------------------------------------------------

@@ -3,6 +3,7 @@ import {
   ServerCredentials,
   type ConnectionInjector,
   type ServerInterceptor,
+  type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -85,22 +86,12 @@ export function createGrpcServer(
     interceptors: options.interceptors ?? [],
   });
   const observe = options.onInternalError ?? ((): void => {});
-  server.addService(
-    OverlayService,
-    reportInternalErrors(OverlayService, services.overlay, observe),
-  );
-  server.addService(
-    ControlService,
-    reportInternalErrors(ControlService, services.control, observe),
-  );
-  server.addService(
-    ClusterService,
-    reportInternalErrors(ClusterService, services.cluster, observe),
-  );
-  server.addService(
-    TorrentsService,
-    reportInternalErrors(TorrentsService, services.torrents, observe),
-  );
+  const add = (def: ServiceDefinition, impl: UntypedServiceImplementation): void =>
+    server.addService(def, reportInternalErrors(def, impl, observe));
+  add(OverlayService, services.overlay);
+  add(ControlService, services.control);
+  add(ClusterService, services.cluster);
+  add(TorrentsService, services.torrents);
 
   const health = new HealthImplementation({
     '': 'NOT_SERVING',

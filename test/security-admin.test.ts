@@ -128,6 +128,8 @@ const magnet = (ih: string): string => `magnet:?xt=urn:btih:${ih}&dn=admin-test`
 
   it('with --admin-token-file, the outsider holding the token manages torrents; a wrong token is UNAUTHENTICATED, none PERMISSION_DENIED', async () => {
     const b = await start('token', ['--admin-token-file', tokenFile]);
+    // Plaintext gRPC carries the token readable on the path: the agent says so at start.
+    expect(b.logs.some((l) => l.level === 40 && String(l.msg).includes('plaintext'))).toBe(true);
     const ih = randomInfoHash();
     const withToken = ['--token-file', tokenFile, '--node', at(b)];
     expect(await remote(['torrent', 'add', magnet(ih), '--paused', ...withToken])).toMatchObject({

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { AdminCa, AdminToken, type AdminOptions } from './admin.js';
@@ -8,6 +8,8 @@ import { SourceSet } from './sources.js';
 export interface AdminConfig extends AdminOptions {
   /** PEM of --admin-tls-ca, which the TLS server also verifies client certificates with. */
   readonly tlsCaPem: Buffer | undefined;
+  /** Start-up warnings (a token file others can read, a token over plaintext gRPC). */
+  readonly warnings: readonly string[];
 }
 
 /** The raw admin flags. */
@@ -78,6 +80,15 @@ export function buildAdminConfig(raw: RawAdminFlags, tlsServing: boolean): Admin
       throw new ConfigError(`--admin-token-file: ${raw.adminTokenFile}: ${(err as Error).message}`);
     }
   }
+  const warnings: string[] = [];
+  if (token !== undefined) {
+    if ((statSync(raw.adminTokenFile!).mode & 0o077) !== 0)
+      warnings.push(`--admin-token-file ${raw.adminTokenFile} is readable by others; chmod 600 it`);
+    if (!tlsServing)
+      warnings.push(
+        '--admin-token-file without --tls-cert: the token crosses the network in plaintext gRPC',
+      );
+  }
   let tlsCa: AdminCa | undefined;
   let tlsCaPem: Buffer | undefined;
   if (raw.adminTlsCa) {
@@ -92,5 +103,5 @@ export function buildAdminConfig(raw: RawAdminFlags, tlsServing: boolean): Admin
       throw new ConfigError(`--admin-tls-ca: ${raw.adminTlsCa}: ${(err as Error).message}`);
     }
   }
-  return { sources, token, tlsCa, tlsCaPem };
+  return { sources, token, tlsCa, tlsCaPem, warnings };
 }

@@ -76,6 +76,7 @@ export class AgentSecurity {
             ...DEFAULT_CLUSTER_AUTH_OPTIONS,
             windowMs: Math.max(DEFAULT_CLUSTER_AUTH_OPTIONS.windowMs, store.maxSkewMs),
           });
+    for (const w of config.admin.warnings) log.warn(w);
     this.legacyLimiter = new RateLimiter(config.legacyRate);
     this.trackerLimiter = new RateLimiter(config.trackerRate);
   }

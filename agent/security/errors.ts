@@ -3,7 +3,7 @@
  * (transport/grpc-status.ts) to gRPC status codes.
  */
 
-/** The caller did not prove it holds the cluster key. Maps to UNAUTHENTICATED. */
+/** The caller did not prove it holds the cluster key (or the admin token). Maps to UNAUTHENTICATED. */
 export class UnauthenticatedError extends Error {
   override name = 'UnauthenticatedError';
   /** Why, as counted (e.g. `bad_mac`). */

@@ -77,7 +77,8 @@ export function addSecurityFlags(cmd: Command): Command {
     const o = new Option(flags, desc).env(env);
     return def === undefined ? o : o.default(def);
   };
-  return addAdminFlags(cmd)
+  addAdminFlags(cmd); // admin-config.ts (adds in place)
+  return cmd
     .addOption(
       f(
         '--cluster-key <file>',

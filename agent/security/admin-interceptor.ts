@@ -23,7 +23,9 @@ export function adminInterceptor(
   onRefuse: AdminRefusalObserver,
 ): ServerInterceptor {
   return (descriptor, call) => {
-    if (!isAdminMethod(descriptor.path)) return new ServerInterceptingCall(call);
+    if (!isAdminMethod(descriptor.path))
+      // Public methods: no extra layer when an outer interceptor already made one (metrics).
+      return call instanceof ServerInterceptingCall ? call : new ServerInterceptingCall(call);
     return new ServerInterceptingCall(call, {
       start: (next) =>
         next({

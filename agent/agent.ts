@@ -7,7 +7,7 @@ import { LegacyHandler } from './legacy/handler.js';
 import { METRICS_PATH, metricsRoute } from './metrics/http-route.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
 import { Replica } from './replica.js';
-import { AgentSecurity } from './security/agent-security.js';
+import { AgentSecurity, logClusterKey } from './security/agent-security.js';
 import { serverCredentials } from './security/tls-credentials.js';
 import { Store } from './store/store.js';
 import { trackerRoutes } from './tracker/http-routes.js';
@@ -88,6 +88,7 @@ export class Agent {
           membership: () => this.gossip?.membership,
           publicKey: () => this.security.identity.publicKey,
           securityRefusals: () => this.security.refusals(),
+          clusterKeyId: () => this.security.clusterKeys?.primary.id ?? '',
         }),
         cluster: createClusterService(() => {
           const d = this.driver;
@@ -269,11 +270,12 @@ export class Agent {
         version: VERSION,
         public_key: agent.security.publicKeyHex,
         identity: agent.security.identity.path ?? 'ephemeral',
-        cluster_key: config.security.clusterKeys?.primary.id ?? null,
+        cluster_key: agent.security.clusterKeys?.primary.id ?? null,
         tls: config.security.tls === undefined ? 'off' : config.security.tls.ca ? 'mtls' : 'tls',
       },
       'listening',
     );
+    logClusterKey(agent.security, log);
     if (agent.security.identity.looseMode !== undefined) {
       log.warn(
         { path: agent.security.identity.path, mode: agent.security.identity.looseMode.toString(8) },

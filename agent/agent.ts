@@ -4,6 +4,7 @@ import { GossipDriver } from './gossip/driver.js';
 import { GossipNode } from './gossip/node.js';
 import { LegacyGossiper } from './legacy/gossiper.js';
 import { LegacyHandler } from './legacy/handler.js';
+import { DEFAULT_LEGACY_RESOLVE_MS, LegacyWriters } from './legacy/writers.js';
 import { METRICS_PATH, metricsRoute } from './metrics/http-route.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
 import { Replica } from './replica.js';
@@ -50,6 +51,8 @@ export class Agent {
   /** The HTTP tracker endpoint, when enabled; swept with the Store. */
   private readonly tracker: Tracker | undefined;
   private readonly legacyGossip: LegacyGossiper | undefined;
+  /** Who may write over the legacy protocol (--legacy-peers, --legacy-sources). */
+  private readonly legacyWriters: LegacyWriters;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   /** "host:port" other agents dial: --advertise, with the bound port when it was 0. */
@@ -130,6 +133,11 @@ export class Agent {
         this.http.route(path, route);
       }
     }
+    this.legacyWriters = new LegacyWriters({
+      peers: config.legacy.peers,
+      sources: config.security.legacySources,
+      resolveIntervalMs: DEFAULT_LEGACY_RESOLVE_MS,
+    });
     if (config.legacy.mode !== 'off') {
       this.legacy = new LegacyHandler(
         this.replica,
@@ -137,6 +145,11 @@ export class Agent {
           ...config.legacy,
           mode: config.legacy.mode,
           checkAnnounce: (ip, addr) => this.security.checkAnnounce('legacy', ip, addr).ok,
+          allowWrite: (ip, type) => {
+            if (this.legacyWriters.allows(ip)) return true;
+            this.security.counters.legacySource[type]++;
+            return false;
+          },
         },
         log,
       );
@@ -251,6 +264,8 @@ export class Agent {
       log,
     );
     await agent.driver.start();
+    // Not awaited: a slow DNS answer for a peer name must not hold up the start.
+    if (agent.legacy !== undefined) void agent.legacyWriters.start();
     agent.legacyGossip?.start();
     // Torrents resume once gossip runs, so their provider records spread at once.
     agent.torrents = await TorrentManager.start({
@@ -357,6 +372,7 @@ export class Agent {
       this.grpc.setNotServing();
       for (const t of this.timers) clearInterval(t);
       this.legacyGossip?.stop();
+      this.legacyWriters.stop();
       const closed = this.listener.stopAccepting();
       this.http.close();
       await this.grpc.shutdown(this.config.shutdownGraceMs);

@@ -90,7 +90,7 @@ export class Agent {
           advertiseAddr: () => this.advertise,
           membership: () => this.gossip?.membership,
           publicKey: () => this.security.identity.publicKey,
-          securityRefusals: () => this.security.refusals(),
+          securityRefusals: () => this.securityRefusals(),
           clusterKeyId: () => this.security.clusterKeys?.primary.id ?? '',
         }),
         cluster: createClusterService(() => {
@@ -222,7 +222,7 @@ export class Agent {
       legacy: () => this.legacy?.counters,
       legacyGossip: () => this.legacyGossip?.counters,
       torrents: () => this.torrents?.list(),
-      securityRefusals: () => this.security.refusals(),
+      securityRefusals: () => this.securityRefusals(),
     });
   }
 
@@ -256,6 +256,7 @@ export class Agent {
         maxMessageBytes: config.maxMessageBytes,
         observe: (direction, messages) => agent.metrics.cluster(direction, messages),
         peerSecurity: agent.security.peerSecurity(),
+        onDroppedUpdate: (reason) => agent.security.counters.memberUpdate[reason]++,
         datagramBind:
           config.cluster.probeTransport === 'udp'
             ? `${config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost}:${addr.port}`
@@ -350,6 +351,14 @@ export class Agent {
     }
   }
 
+  /** Security refusals, with the membership's incarnation-cap drops (swim.ts) merged in. */
+  private securityRefusals(): Record<string, number> {
+    const r = this.security.refusals();
+    const capped = this.gossip?.membership.incarnationRefused ?? 0;
+    if (capped > 0) r['member_update.incarnation'] = (r['member_update.incarnation'] ?? 0) + capped;
+    return r;
+  }
+
   /** The bound address. */
   address(): { host: string; port: number } {
     return this.listener.address();
@@ -378,7 +387,7 @@ export class Agent {
       await this.grpc.shutdown(this.config.shutdownGraceMs);
       this.listener.destroyAll();
       this.legacy?.destroyAll();
-      this.log.info({ security: this.security.refusals() }, 'security counters');
+      this.log.info({ security: this.securityRefusals() }, 'security counters');
       await closed;
       this.log.info('stopped');
     })();

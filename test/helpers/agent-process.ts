@@ -85,11 +85,19 @@ export interface AgentProcess {
  */
 export async function startAgent(
   args: string[] = [],
-  opts: { host?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: {
+    host?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** Start as an operator would: no --data-dir nor --cluster-key added (give XDG_DATA_HOME). */
+    bare?: boolean;
+  } = {},
 ): Promise<AgentProcess> {
   const host = opts.host ?? '127.0.0.1';
-  const hasListen = args.includes('--listen');
-  const defaults = testAgentFlags(args, opts.env);
+  const hasListen = args.some((a) => a === '--listen' || a.startsWith('--listen='));
+  const defaults = opts.bare
+    ? { flags: [], tempDir: undefined, cleanup: () => undefined }
+    : testAgentFlags(args, opts.env);
   const child = spawn(
     process.execPath,
     [

@@ -152,6 +152,7 @@ async function main(args: string[]): Promise<void> {
     ...members.map(
       (m) => `  ${m.name.padEnd(10)} ${m.addr.padEnd(18)} tracker http://${m.addr}/announce`,
     ),
+    `cluster key: ${join(root, 'agent-1', 'cluster.key')} (agent-1 generated it; the others got --cluster-key)`,
     '',
     'Try:',
     `  npx btctl members --node ${first}`,

@@ -4,11 +4,12 @@ import { GossipDriver } from './gossip/driver.js';
 import { GossipNode } from './gossip/node.js';
 import { LegacyGossiper } from './legacy/gossiper.js';
 import { LegacyHandler } from './legacy/handler.js';
+import { DEFAULT_LEGACY_RESOLVE_MS, LegacyWriters } from './legacy/writers.js';
 import { METRICS_PATH, metricsRoute } from './metrics/http-route.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
 import { processErrors, reportGrpcInternal } from './process-errors.js';
 import { Replica } from './replica.js';
-import { AgentSecurity } from './security/agent-security.js';
+import { AgentSecurity, logClusterKey } from './security/agent-security.js';
 import { serverCredentials } from './security/tls-credentials.js';
 import { Store } from './store/store.js';
 import { trackerRoutes } from './tracker/http-routes.js';
@@ -51,6 +52,8 @@ export class Agent {
   /** The HTTP tracker endpoint, when enabled; swept with the Store. */
   private readonly tracker: Tracker | undefined;
   private readonly legacyGossip: LegacyGossiper | undefined;
+  /** Who may write over the legacy protocol (--legacy-peers, --legacy-sources). */
+  private readonly legacyWriters: LegacyWriters;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   /** "host:port" other agents dial: --advertise, with the bound port when it was 0. */
@@ -88,7 +91,8 @@ export class Agent {
           advertiseAddr: () => this.advertise,
           membership: () => this.gossip?.membership,
           publicKey: () => this.security.identity.publicKey,
-          securityRefusals: () => this.security.refusals(),
+          securityRefusals: () => this.securityRefusals(),
+          clusterKeyId: () => this.security.clusterKeys?.primary.id ?? '',
         }),
         cluster: createClusterService(() => {
           const d = this.driver;
@@ -135,6 +139,11 @@ export class Agent {
         this.http.route(path, route);
       }
     }
+    this.legacyWriters = new LegacyWriters({
+      peers: config.legacy.peers,
+      sources: config.security.legacySources,
+      resolveIntervalMs: DEFAULT_LEGACY_RESOLVE_MS,
+    });
     if (config.legacy.mode !== 'off') {
       this.legacy = new LegacyHandler(
         this.replica,
@@ -142,6 +151,11 @@ export class Agent {
           ...config.legacy,
           mode: config.legacy.mode,
           checkAnnounce: (ip, addr) => this.security.checkAnnounce('legacy', ip, addr).ok,
+          allowWrite: (ip, type) => {
+            if (this.legacyWriters.allows(ip)) return true;
+            this.security.counters.legacySource[type]++;
+            return false;
+          },
         },
         log,
       );
@@ -214,7 +228,7 @@ export class Agent {
       legacy: () => this.legacy?.counters,
       legacyGossip: () => this.legacyGossip?.counters,
       torrents: () => this.torrents?.list(),
-      securityRefusals: () => this.security.refusals(),
+      securityRefusals: () => this.securityRefusals(),
       adminRefusals: () => this.security.counters.admin,
       processErrors: () => processErrors,
     });
@@ -250,6 +264,7 @@ export class Agent {
         maxMessageBytes: config.maxMessageBytes,
         observe: (direction, messages) => agent.metrics.cluster(direction, messages),
         peerSecurity: agent.security.peerSecurity(),
+        onDroppedUpdate: (reason) => agent.security.counters.memberUpdate[reason]++,
         datagramBind:
           config.cluster.probeTransport === 'udp'
             ? `${config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost}:${addr.port}`
@@ -258,6 +273,8 @@ export class Agent {
       log,
     );
     await agent.driver.start();
+    // Not awaited: a slow DNS answer for a peer name must not hold up the start.
+    if (agent.legacy !== undefined) void agent.legacyWriters.start();
     agent.legacyGossip?.start();
     // Torrents resume once gossip runs, so their provider records spread at once.
     agent.torrents = await TorrentManager.start({
@@ -277,7 +294,7 @@ export class Agent {
         version: VERSION,
         public_key: agent.security.publicKeyHex,
         identity: agent.security.identity.path ?? 'ephemeral',
-        cluster_key: config.security.clusterKeys?.primary.id ?? null,
+        cluster_key: agent.security.clusterKeys?.primary.id ?? null,
         tls: config.security.tls === undefined ? 'off' : config.security.tls.ca ? 'mtls' : 'tls',
         admin: {
           token: config.security.admin.token !== undefined,
@@ -286,6 +303,7 @@ export class Agent {
       },
       'listening',
     );
+    logClusterKey(agent.security, log);
     if (agent.security.identity.looseMode !== undefined) {
       log.warn(
         { path: agent.security.identity.path, mode: agent.security.identity.looseMode.toString(8) },
@@ -345,6 +363,14 @@ export class Agent {
     }
   }
 
+  /** Security refusals, with the membership's incarnation-cap drops (swim.ts) merged in. */
+  private securityRefusals(): Record<string, number> {
+    const r = this.security.refusals();
+    const capped = this.gossip?.membership.incarnationRefused ?? 0;
+    if (capped > 0) r['member_update.incarnation'] = (r['member_update.incarnation'] ?? 0) + capped;
+    return r;
+  }
+
   /** The bound address. */
   address(): { host: string; port: number } {
     return this.listener.address();
@@ -367,12 +393,13 @@ export class Agent {
       this.grpc.setNotServing();
       for (const t of this.timers) clearInterval(t);
       this.legacyGossip?.stop();
+      this.legacyWriters.stop();
       const closed = this.listener.stopAccepting();
       this.http.close();
       await this.grpc.shutdown(this.config.shutdownGraceMs);
       this.listener.destroyAll();
       this.legacy?.destroyAll();
-      this.log.info({ security: this.security.refusals() }, 'security counters');
+      this.log.info({ security: this.securityRefusals() }, 'security counters');
       await closed;
       this.log.info('stopped');
     })();

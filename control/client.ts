@@ -42,6 +42,10 @@ export interface AgentStatus {
   publicKey: string;
   /** Security refusals since start, by reason. */
   securityRefusals: Record<string, number>;
+  /** "keyed" or "unauthenticated" ('' from agents that do not say). */
+  clusterAuth: string;
+  /** The cluster key's id (fingerprint); '' when unauthenticated. */
+  clusterKeyId: string;
 }
 
 /** A member's state as btctl shows it. */
@@ -191,6 +195,8 @@ export function connect(node: string, options: ConnectOptions = {}): AgentClient
         securityRefusals: Object.fromEntries(
           Object.entries(s.securityRefusals).map(([k, v]) => [k, Number(v)]),
         ),
+        clusterAuth: s.clusterAuth,
+        clusterKeyId: s.clusterKeyId,
       };
     },
     async members() {

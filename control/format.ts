@@ -75,6 +75,10 @@ export function statusText(s: AgentStatus): string {
       ['tombstones', String(s.tombstones)],
       ['ttl', age(s.ttlMs)],
       ['public key', s.publicKey || '-'],
+      [
+        'cluster',
+        s.clusterKeyId ? `${s.clusterAuth} (key ${s.clusterKeyId})` : s.clusterAuth || '-',
+      ],
       ...Object.entries(s.securityRefusals)
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([reason, n]) => [`refused ${reason}`, String(n)]),

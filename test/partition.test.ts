@@ -1,6 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { BTAGENT, BTCTL, eventually, randomInfoHash } from './helpers/agent-process.js';
+import {
+  BTAGENT,
+  BTCTL,
+  eventually,
+  randomInfoHash,
+  testAgentFlags,
+} from './helpers/agent-process.js';
 
 /**
  * A network partition between two groups of real agents, made with network
@@ -87,6 +93,8 @@ function startAgent(side: Side, i: number, bootstrap: string[]): Promise<NsAgent
   const port = 17_000 + i;
   const addr = `${IP[side]}:${port}`;
   const id = `${side}${i}`;
+  // Its own data dir and the shared cluster key, as startAgent gives its agents.
+  const defaults = testAgentFlags([]);
   const child = spawn(
     'ip',
     [
@@ -106,6 +114,7 @@ function startAgent(side: Side, i: number, bootstrap: string[]): Promise<NsAgent
       `${SYNC_MS}ms`,
       '--log-level',
       'info',
+      ...defaults.flags,
       ...(bootstrap.length > 0 ? ['--bootstrap', bootstrap.join(',')] : []),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
@@ -118,7 +127,10 @@ function startAgent(side: Side, i: number, bootstrap: string[]): Promise<NsAgent
         resolve({ side, id, addr, child });
       }
     });
-    child.once('exit', () => reject(new Error(`${id} exited`)));
+    child.once('exit', () => {
+      defaults.cleanup();
+      reject(new Error(`${id} exited`));
+    });
   });
 }
 

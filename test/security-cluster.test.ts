@@ -64,7 +64,9 @@ describe('cluster authentication', () => {
         ],
         { host: '127.0.0.2' },
       ),
-      startAgent(['--node-id', 'sec-c', '--bootstrap', a.addr, ...FAST], { host: '127.0.0.3' }),
+      startAgent(['--node-id', 'sec-c', '--no-cluster-key', '--bootstrap', a.addr, ...FAST], {
+        host: '127.0.0.3',
+      }),
       startAgent(['--node-id', 'sec-d', '--cluster-key', keyD, '--bootstrap', a.addr, ...FAST], {
         host: '127.0.0.4',
       }),

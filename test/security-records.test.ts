@@ -218,7 +218,7 @@ describe('signed provider records', () => {
     } finally {
       await again.stop();
     }
-    // An in-memory agent gets an ephemeral key of its own.
+    // Another agent (its own data dir) has a key of its own.
     expect((await status(b.addr)).publicKey).not.toBe(before);
   });
 });

@@ -122,6 +122,9 @@ async function main(args: string[]): Promise<void> {
         bootstrap.filter((b) => b !== addrs[i]).join(','),
         '--data-dir',
         dir,
+        // The first agent generates the cluster key in its data dir; the others are
+        // given that file, as an operator would copy it to the next host.
+        ...(i === 0 ? [] : ['--cluster-key', join(root, 'agent-1', 'cluster.key')]),
         '--peer-port',
         String(peerPort),
         '--log-level',
@@ -149,6 +152,7 @@ async function main(args: string[]): Promise<void> {
     ...members.map(
       (m) => `  ${m.name.padEnd(10)} ${m.addr.padEnd(18)} tracker http://${m.addr}/announce`,
     ),
+    `cluster key: ${join(root, 'agent-1', 'cluster.key')} (agent-1 generated it; the others got --cluster-key)`,
     '',
     'Try:',
     `  npx btctl members --node ${first}`,

@@ -3,6 +3,10 @@
  * script that logs a JSON `listening` line (as btagent does), and stop it politely.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** A started child and the address from its `listening` line. */
@@ -51,4 +55,22 @@ export function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/** A fresh temp directory, removed when this process exits: agents' data dirs, key files. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Writes a new cluster key file (0600) into `dir` and returns its path. Agents are
+ * keyed by default and only agents with the same key form a cluster, so every agent
+ * a tool starts gets `--cluster-key` with this one file.
+ */
+export function writeClusterKey(dir: string): string {
+  const file = join(dir, 'cluster.key');
+  writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return file;
 }

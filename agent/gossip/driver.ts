@@ -11,6 +11,7 @@ import {
   envelopeFromWire,
   envelopeToWire,
   type ClusterLimits,
+  type MemberUpdateDrop,
 } from '../transport/cluster-convert.js';
 import { DatagramTransport } from '../transport/cluster-datagram.js';
 import type { Envelope, Outbound } from './messages.js';
@@ -39,6 +40,8 @@ export interface GossipDriverOptions {
    * undefined for probes over gRPC. Ignored with TLS (datagrams would bypass it).
    */
   readonly datagramBind?: string;
+  /** Called for every member update dropped on its own (counting); optional. */
+  readonly onDroppedUpdate?: (reason: MemberUpdateDrop) => void;
 }
 
 /** Messages per Exchange call, sent or accepted. */
@@ -81,6 +84,12 @@ export class GossipDriver {
       );
   }
 
+  /** A member update left out of a message: counted and logged, the rest of the message kept. */
+  private readonly onDrop = (reason: MemberUpdateDrop, err: InvalidArgumentError): void => {
+    this.options.onDroppedUpdate?.(reason);
+    this.log.debug({ reason, err: err.message }, 'member update dropped');
+  };
+
   /** Resolves the bootstrap list and starts the timer loop. */
   async start(): Promise<void> {
     const bind = this.options.datagramBind;
@@ -93,7 +102,8 @@ export class GossipDriver {
           clock: sec?.clock ?? Date.now,
           onRefused: (reason, peer) => sec?.onRefusedReply(reason, peer),
         },
-        (messages) => this.handleDatagram(messages),
+        (messages, from) =>
+          this.handleDatagram(messages, sec?.auth === undefined ? from : undefined),
       );
       try {
         await d.start();
@@ -122,7 +132,7 @@ export class GossipDriver {
     for (const m of messages.slice(0, MAX_MESSAGES_PER_EXCHANGE)) {
       let env: Envelope;
       try {
-        env = envelopeFromWire(m, this.options.limits);
+        env = envelopeFromWire(m, this.options.limits, this.onDrop);
       } catch (err) {
         if (!(err instanceof InvalidArgumentError)) throw err;
         this.log.debug({ err: err.message, from: m.fromAddr }, 'cluster message dropped');
@@ -138,29 +148,42 @@ export class GossipDriver {
     return replies;
   }
 
-  /** Handles probe datagrams: every reply goes out through dispatch (datagrams again). */
-  private handleDatagram(messages: ClusterMessage[]): void {
+  /**
+   * Handles probe datagrams: every reply goes out through dispatch (datagrams again).
+   * Unkeyed, `source` (the datagram's source address) replaces each message's
+   * from_addr, so acks, forwarded acks and refutation pushes go back where the
+   * datagram came from, never to an address a forged datagram names: UDP makes
+   * spoofing the source cheap, so the agent must not be a reflector either.
+   * Keyed, from_addr is trusted: the MAC proves a cluster member wrote it (and
+   * advertise names or NAT may make it differ from the source).
+   */
+  private handleDatagram(messages: ClusterMessage[], source: string | undefined): void {
     if (this.stopped) return;
     this.options.observe?.('in', messages);
-    this.dispatch(this.receiveAll(messages, 'datagram'));
+    this.dispatch(this.receiveAll(messages, 'datagram', source, source));
     this.schedule();
   }
 
   /**
    * Feeds received messages (at most MAX_MESSAGES_PER_EXCHANGE) to the node and returns
    * what it wants sent. A message that fails validation is dropped and logged; the rest
-   * of the batch still counts. `from` names the sender in the log (default: its fromAddr).
+   * of the batch still counts. `from` names the sender in the log (default: its fromAddr);
+   * `replyTo`, when given, replaces every message's from_addr (see handleDatagram).
    */
   private receiveAll(
     messages: ClusterMessage[],
     what: 'datagram' | 'reply',
     from?: string,
+    replyTo?: string,
   ): Outbound[] {
     const now = this.clock();
     const out: Outbound[] = [];
     for (const m of messages.slice(0, MAX_MESSAGES_PER_EXCHANGE)) {
       try {
-        out.push(...this.node.receive(envelopeFromWire(m, this.options.limits), now));
+        const env = envelopeFromWire(m, this.options.limits, this.onDrop);
+        out.push(
+          ...this.node.receive(replyTo === undefined ? env : { ...env, fromAddr: replyTo }, now),
+        );
       } catch (err) {
         if (!(err instanceof InvalidArgumentError)) throw err;
         this.log.debug({ err: err.message, from: from ?? m.fromAddr }, `cluster ${what} dropped`);

@@ -34,6 +34,8 @@ export const LEGACY_REJECT_REASONS = [
   'too_many_connections',
   /** An announce or gossip while the legacy mode is read-only (ignored, not an error). */
   'read_only',
+  /** An announce or gossip from an address not in --legacy-peers / --legacy-sources (dropped). */
+  'not_legacy_source',
 ] as const;
 
 /** One of LEGACY_REJECT_REASONS. */

@@ -33,6 +33,11 @@ export interface LegacyHandlerOptions {
    * Gossip is not checked: it relays other hosts' records by design.
    */
   readonly checkAnnounce?: (ip: string | undefined, addr: string) => boolean;
+  /**
+   * Whether gossip/announce from `ip` is applied (--legacy-peers, --legacy-sources);
+   * false drops the message, counted as `not_legacy_source`. Lookups are always answered.
+   */
+  readonly allowWrite?: (ip: string | undefined, type: 'gossip' | 'announce') => boolean;
 }
 
 /** What the handler has done, by outcome; read by status and (later) metrics. */
@@ -173,6 +178,13 @@ export class LegacyHandler {
     }
     if (this.options.mode === 'read-only') {
       this.counters.rejected.read_only++;
+      return undefined;
+    }
+    if (this.options.allowWrite?.(ip, msg.type) === false) {
+      this.counters.rejected.not_legacy_source++;
+      if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ remote: ip, type: msg.type }, 'legacy write refused: not a legacy source');
+      }
       return undefined;
     }
     if (msg.infoHash === undefined || msg.providers.length === 0) return undefined;

@@ -1,3 +1,4 @@
+import { INCARNATION_AHEAD_S, INCARNATION_LIMIT, maxIncarnation } from './incarnation.js';
 import { MemberBase, MemberTable } from './table.js';
 import {
   isActive,
@@ -141,6 +142,10 @@ export class Membership {
   private nextReapAt = 0;
   private seq = 0;
   private leaving = false;
+  /** A refutation that must wait for the incarnation cap to reach it (incarnation.ts). */
+  private pendingRefute: number | undefined;
+  /** Updates dropped for an incarnation over maxIncarnation(now); read by metrics. */
+  incarnationRefused = 0;
   /** Called after a member (not self) enters a new state or incarnation; for logs and metrics. */
   onChange: ((m: Member, prev: MemberState) => void) | undefined;
 
@@ -311,6 +316,11 @@ export class Membership {
    * incarnation ≥ its own) are refuted by raising the incarnation.
    */
   apply(u: MemberUpdate, now: number, broadcast = true): ApplyOutcome {
+    // A claim above the cap would pin the member where no refutation can beat it.
+    if (u.incarnation > maxIncarnation(now)) {
+      this.incarnationRefused++;
+      return 'ignored';
+    }
     if (u.id === this.self.id) return this.applyAboutSelf(u, now);
     const m = this.members.get(u.id);
     if (m === undefined) {
@@ -405,12 +415,18 @@ export class Membership {
     for (const s of this.suspicions.values()) t = Math.min(t, s.deadline);
     for (const v of this.verifications.values())
       t = Math.min(t, v.indirectSent ? v.failAt : v.indirectAt);
+    // When the cap reaches the pending refutation (it moves one per second).
+    if (this.pendingRefute !== undefined)
+      t = Math.min(t, (this.pendingRefute - INCARNATION_AHEAD_S) * 1000);
     return t;
   }
 
   /** Advances time: probes, indirect probes, suspicion timeouts, reaping. */
   tick(now: number): ProbeSend[] {
     const out: ProbeSend[] = [];
+    if (this.pendingRefute !== undefined && this.pendingRefute <= maxIncarnation(now)) {
+      this.raiseSelf(this.pendingRefute, now);
+    }
     if (this.leaving) return out;
 
     const p = this.probe;
@@ -573,9 +589,7 @@ export class Membership {
     if (this.leaving) {
       // Keep saying we left, above whatever is said about us.
       if (u.state !== 'left' && u.incarnation >= this.self.incarnation) {
-        this.self.incarnation = u.incarnation + 1;
-        this.queue(this.selfUpdate());
-        return 'refuted';
+        return this.raiseSelf(u.incarnation + 1, now) ? 'refuted' : 'ignored';
       }
       return 'ignored';
     }
@@ -583,10 +597,28 @@ export class Membership {
     if (u.incarnation < this.self.incarnation) return 'ignored';
     // Someone believes we are suspect/dead/left (or alive above our own count):
     // refute with a greater incarnation (SWIM §4.2).
-    this.self.incarnation = u.incarnation + 1;
+    return this.raiseSelf(u.incarnation + 1, now) ? 'refuted' : 'ignored';
+  }
+
+  /**
+   * Raises our incarnation to `inc` and queues the refutation — unless that
+   * would pass maxIncarnation(now): what others say never takes us past the cap.
+   * The claim being refuted was at most the cap, so the cap reaches `inc` within
+   * a second; `tick` refutes then. Returns whether it refuted now.
+   */
+  private raiseSelf(inc: number, now: number): boolean {
+    if (inc > maxIncarnation(now)) {
+      // Beyond INCARNATION_LIMIT nothing can refute (after 2106): not kept.
+      if (inc <= INCARNATION_LIMIT) this.pendingRefute = Math.max(this.pendingRefute ?? 0, inc);
+      return false;
+    }
+    if (this.pendingRefute !== undefined && this.pendingRefute <= inc)
+      this.pendingRefute = undefined;
+    if (inc <= this.self.incarnation) return false;
+    this.self.incarnation = inc;
     this.self.stateSince = now;
     this.queue(this.selfUpdate());
-    return 'refuted';
+    return true;
   }
 
   private startSuspicion(m: Readonly<Member>, reporter: string, now: number): void {

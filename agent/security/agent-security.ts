@@ -8,6 +8,8 @@ import { AdminPolicy } from './admin.js';
 import { adminInterceptor } from './admin-interceptor.js';
 import { checkAnnounceAddr, type AnnounceVerdict } from './announce-addr.js';
 import { ClusterAuthenticator, DEFAULT_CLUSTER_AUTH_OPTIONS } from './cluster-auth.js';
+import { loadOrCreateClusterKey, type ClusterKeyFile } from './cluster-key-file.js';
+import type { ClusterKeyring } from './cluster-key.js';
 import type { SecurityConfig } from './config.js';
 import { SecurityCounters } from './counters.js';
 import { UnauthenticatedError, PermissionDeniedError } from './errors.js';
@@ -35,7 +37,11 @@ export class AgentSecurity {
   readonly identity: AgentIdentity;
   /** Signs what this agent originates, verifies what others send (for the Replica). */
   readonly replica: ReplicaSecurity;
-  /** Undefined without --cluster-key. */
+  /** The cluster keys in use: --cluster-key, or the generated key file; undefined with --no-cluster-key. */
+  readonly clusterKeys: ClusterKeyring | undefined;
+  /** The generated key file in the data dir, when no --cluster-key was given. */
+  readonly clusterKeyFile: ClusterKeyFile | undefined;
+  /** Undefined with --no-cluster-key. */
   readonly auth: ClusterAuthenticator | undefined;
   /** Per-source limit of inbound legacy connections. */
   readonly legacyLimiter: RateLimiter;
@@ -53,8 +59,15 @@ export class AgentSecurity {
       config.identityDir === undefined
         ? ephemeralIdentity()
         : loadOrCreateIdentity(config.identityDir);
+    // Secure by default: without --cluster-key the data dir's cluster.key (created
+    // on first start) seals agent-to-agent traffic; only --no-cluster-key opens it.
+    this.clusterKeyFile =
+      config.clusterKeyMode === 'generate' && config.identityDir !== undefined
+        ? loadOrCreateClusterKey(config.identityDir)
+        : undefined;
+    this.clusterKeys = config.clusterKeys ?? this.clusterKeyFile?.keys;
     const signer = createRecordSigner(this.identity.privateKey, this.identity.publicKey);
-    const keyed = config.clusterKeys !== undefined;
+    const keyed = this.clusterKeys !== undefined;
     this.replica = {
       signer,
       guard: new RecordGuard({
@@ -70,9 +83,9 @@ export class AgentSecurity {
       }),
     };
     this.auth =
-      config.clusterKeys === undefined
+      this.clusterKeys === undefined
         ? undefined
-        : new ClusterAuthenticator(config.clusterKeys, {
+        : new ClusterAuthenticator(this.clusterKeys, {
             ...DEFAULT_CLUSTER_AUTH_OPTIONS,
             windowMs: Math.max(DEFAULT_CLUSTER_AUTH_OPTIONS.windowMs, store.maxSkewMs),
           });
@@ -190,5 +203,33 @@ export class AgentSecurity {
   /** Every non-zero refusal counter, "group.reason" → count. */
   refusals(): Record<string, number> {
     return this.counters.snapshot(this.replica.guard.refused);
+  }
+}
+
+/**
+ * Says at start how agent-to-agent traffic is authenticated: the generated key's
+ * path, fingerprint (its key id) and how the next agent gets it; a WARN when
+ * --no-cluster-key left it open.
+ */
+export function logClusterKey(security: AgentSecurity, log: Logger): void {
+  const file = security.clusterKeyFile;
+  const keys = security.clusterKeys;
+  if (keys === undefined) {
+    log.warn(
+      { cluster: 'unauthenticated' },
+      'cluster traffic is unauthenticated (--no-cluster-key): anyone who reaches the port can gossip records and members',
+    );
+    return;
+  }
+  if (file === undefined) return;
+  log.info(
+    { path: file.path, fingerprint: keys.primary.id, created: file.created },
+    `cluster key ${file.created ? 'generated' : 'loaded'}: give the other agents this key (copy ${file.path} to their hosts, start them with --cluster-key FILE)`,
+  );
+  if (file.looseMode !== undefined) {
+    log.warn(
+      { path: file.path, mode: file.looseMode.toString(8) },
+      'cluster key file is readable by others; chmod 600 it',
+    );
   }
 }

@@ -7,6 +7,7 @@ import {
   type AdminConfig,
   type RawAdminFlags,
 } from './admin-config.js';
+import { resolveDataDir } from '../torrents/config.js';
 import { ClusterKeyError, parseClusterKeys, type ClusterKeyring } from './cluster-key.js';
 import { parseRate, type RateLimitOptions } from './rate-limit.js';
 import { SourceSet } from './sources.js';
@@ -15,14 +16,22 @@ import { parseTrustedKeys, TrustedKeysError, type TrustedKeys } from './trusted-
 
 /** The validated security settings of one agent (docs/security.md). */
 export interface SecurityConfig {
-  /** Cluster keys (--cluster-key, --cluster-key-old); undefined = agent-to-agent traffic unauthenticated. */
+  /** Cluster keys read from --cluster-key (and --cluster-key-old); undefined otherwise. */
   readonly clusterKeys: ClusterKeyring | undefined;
-  /** Where the Ed25519 identity persists (--data-dir given explicitly); undefined = ephemeral. */
+  /**
+   * Where the cluster key comes from: 'file' (--cluster-key), 'generate' (the
+   * default: `cluster.key` in the data dir, created at first start) or 'off'
+   * (--no-cluster-key: agent-to-agent traffic unauthenticated).
+   */
+  readonly clusterKeyMode: 'file' | 'generate' | 'off';
+  /** Where the Ed25519 identity (and a generated cluster key) persist: the resolved data dir. */
   readonly identityDir: string | undefined;
   /** Accepted record signer keys (--trusted-keys); undefined = any valid signature. */
   readonly trustedKeys: TrustedKeys | undefined;
   /** Callers exempt from the announce address check and rate limits (--trusted-sources). */
   readonly trustedSources: SourceSet;
+  /** Sources whose legacy gossip/announce is applied, besides --legacy-peers (--legacy-sources). */
+  readonly legacySources: SourceSet;
   /** --allow-foreign-addr: announces may name any host. */
   readonly allowForeignAddr: boolean;
   /** gRPC TLS (--tls-cert, --tls-key, --tls-ca, --tls-server-name); undefined = plaintext. */
@@ -36,12 +45,14 @@ export interface SecurityConfig {
 
 /** The raw security flags. */
 export interface RawSecurityFlags extends RawAdminFlags {
-  clusterKey?: string;
+  /** A file, or false for --no-cluster-key (commander's negation of --cluster-key). */
+  clusterKey?: string | false;
   clusterKeyOld?: string;
   /** Defined by the torrents' flags; read here only to place the identity. */
   dataDir?: string;
   trustedKeys?: string;
   trustedSources?: string;
+  legacySources?: string;
   allowForeignAddr?: boolean | string;
   tlsCert?: string;
   tlsKey?: string;
@@ -63,6 +74,12 @@ export interface RawSecurityFlags extends RawAdminFlags {
  */
 export const SECURITY_FLAG_DEFAULTS = {
   trustedSources: '127.0.0.0/8,::1',
+  /**
+   * Legacy writes are unauthenticated by nature, so by default only this host's
+   * own processes may make them (like --trusted-sources); Go nodes are listed
+   * in --legacy-peers or here.
+   */
+  legacySources: '127.0.0.0/8,::1',
   legacyRateLimit: '200/s',
   legacyRateBurst: '2000',
   trackerRateLimit: '20/s',
@@ -82,9 +99,15 @@ export function addSecurityFlags(cmd: Command): Command {
     .addOption(
       f(
         '--cluster-key <file>',
-        'shared keys (one per line, first signs) authenticating agent-to-agent messages',
+        'shared keys (one per line, first signs) authenticating agent-to-agent messages (default: cluster.key generated in the data dir)',
         'BTAGENT_CLUSTER_KEY',
       ),
+    )
+    .addOption(
+      new Option(
+        '--no-cluster-key',
+        'unauthenticated agent-to-agent traffic: anyone who reaches the port may gossip (unsafe)',
+      ).env('BTAGENT_NO_CLUSTER_KEY'),
     )
     .addOption(
       f(
@@ -106,6 +129,14 @@ export function addSecurityFlags(cmd: Command): Command {
         'callers that may announce any address and are not rate-limited',
         'BTAGENT_TRUSTED_SOURCES',
         d.trustedSources,
+      ),
+    )
+    .addOption(
+      f(
+        '--legacy-sources <cidr,...>',
+        'sources whose legacy gossip/announce is applied, besides --legacy-peers (lookups: anyone)',
+        'BTAGENT_LEGACY_SOURCES',
+        d.legacySources,
       ),
     )
     .addOption(
@@ -203,6 +234,9 @@ function truthy(v: boolean | string | undefined): boolean {
 export function buildSecurityConfig(raw: RawSecurityFlags): SecurityConfig {
   const d = SECURITY_FLAG_DEFAULTS;
   let clusterKeys: ClusterKeyring | undefined;
+  if (raw.clusterKey === false && raw.clusterKeyOld) {
+    throw new ConfigError('--cluster-key-old: cannot be used with --no-cluster-key');
+  }
   if (raw.clusterKey) {
     const flag = raw.clusterKeyOld ? '--cluster-key/--cluster-key-old' : '--cluster-key';
     try {
@@ -226,12 +260,15 @@ export function buildSecurityConfig(raw: RawSecurityFlags): SecurityConfig {
       throw err;
     }
   }
-  let trustedSources: SourceSet;
-  try {
-    trustedSources = SourceSet.parse(raw.trustedSources ?? d.trustedSources);
-  } catch (err) {
-    throw new ConfigError(`--trusted-sources: ${(err as Error).message}`);
-  }
+  const sources = (text: string, flag: string): SourceSet => {
+    try {
+      return SourceSet.parse(text);
+    } catch (err) {
+      throw new ConfigError(`${flag}: ${(err as Error).message}`);
+    }
+  };
+  const trustedSources = sources(raw.trustedSources ?? d.trustedSources, '--trusted-sources');
+  const legacySources = sources(raw.legacySources ?? d.legacySources, '--legacy-sources');
   let tls: TlsMaterial | undefined;
   try {
     tls = readTls(
@@ -249,9 +286,11 @@ export function buildSecurityConfig(raw: RawSecurityFlags): SecurityConfig {
   );
   return {
     clusterKeys,
-    identityDir: raw.dataDir?.trim() ? raw.dataDir.trim() : undefined,
+    clusterKeyMode: raw.clusterKey === false ? 'off' : clusterKeys ? 'file' : 'generate',
+    identityDir: resolveDataDir(raw.dataDir),
     trustedKeys,
     trustedSources,
+    legacySources,
     allowForeignAddr: truthy(raw.allowForeignAddr),
     tls,
     legacyRate: {

@@ -21,6 +21,10 @@ export class SecurityCounters {
   plaintextRefused = 0;
   /** Admin-method calls refused (admin-interceptor.ts), by reason. */
   readonly admin = zero(ADMIN_REFUSALS);
+  /** Legacy writes from addresses not in --legacy-peers / --legacy-sources, by type. */
+  readonly legacySource = { gossip: 0, announce: 0 };
+  /** Membership updates dropped (a bad field, an incarnation over the cap), by reason. */
+  readonly memberUpdate = { malformed: 0, incarnation: 0 };
 
   /** Every non-zero counter as "group.reason" → count (plus `extra`, e.g. record refusals). */
   snapshot(extra: Record<string, number> = {}): Record<string, number> {
@@ -34,6 +38,8 @@ export class SecurityCounters {
     add('rate_limited', this.rateLimited);
     add('record', extra);
     add('admin', this.admin);
+    add('legacy_source', this.legacySource);
+    add('member_update', this.memberUpdate);
     if (this.overlayGossipRefused > 0)
       out['overlay_gossip.unauthenticated'] = this.overlayGossipRefused;
     if (this.plaintextRefused > 0) out['tls.plaintext_refused'] = this.plaintextRefused;

@@ -45,6 +45,11 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'btoverlay');
 }
 
+/** The absolute data dir of `--data-dir` (text as given), or the default one. */
+export function resolveDataDir(text: string | undefined): string {
+  return resolve(text?.trim() ? text.trim() : defaultDataDir());
+}
+
 /** Defaults of the flags, shown in `btagent run --help`. */
 export const TORRENT_FLAG_DEFAULTS = {
   /** The conventional BitTorrent port (BEP 3 suggests 6881-6889). */
@@ -61,7 +66,7 @@ export function addTorrentFlags(cmd: Command): Command {
     .addOption(
       new Option(
         '--data-dir <dir>',
-        'where torrents and their progress persist (default: $XDG_DATA_HOME/btoverlay or ~/.local/share/btoverlay)',
+        'where identity, cluster key, torrents and their progress persist, created 0700 (default: $XDG_DATA_HOME/btoverlay or ~/.local/share/btoverlay)',
       ).env('BTAGENT_DATA_DIR'),
     )
     .addOption(
@@ -119,7 +124,7 @@ export function buildTorrentsConfig(raw: RawTorrentFlags, advertise: string): To
   }
   if (host === '0.0.0.0' || host === '::')
     throw new ConfigError(`--advertise-host: "${host}" is not an address peers can dial`);
-  const dataDir = resolve(raw.dataDir?.trim() ? raw.dataDir.trim() : defaultDataDir());
+  const dataDir = resolveDataDir(raw.dataDir);
   const rootText = raw.downloadRoot?.trim() ?? '';
   if (rootText.includes('\0')) throw new ConfigError('--download-root: is not a usable path');
   const downloadRoot = rootText === '' ? join(dataDir, 'downloads') : resolve(rootText);

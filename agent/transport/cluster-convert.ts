@@ -7,6 +7,7 @@ import {
 import type { ProviderSet } from '../../generated/btoverlay/v1/provider.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Body, Envelope, RecordSet } from '../gossip/messages.js';
+import { INCARNATION_LIMIT } from '../membership/incarnation.js';
 import type { MemberState, MemberUpdate } from '../membership/types.js';
 import { infoHashBytes, infoHashKey } from '../store/infohash.js';
 import { parseAddr } from '../store/record.js';
@@ -16,7 +17,13 @@ import { recordFromWire, recordToWire } from './convert.js';
  * Conversion between `btoverlay.v1.ClusterMessage` and the gossip node's core
  * Envelope, with validation and bounds: a malformed message throws
  * InvalidArgumentError and is dropped by the service, never reaching the core.
+ * A malformed member update is dropped on its own (reported to `onDrop`): the
+ * rest of the message, its ping or ack included, still counts, so one bad
+ * entry cannot make a healthy member miss its probe.
  */
+
+/** Why a member update was dropped: a bad field, or an incarnation over INCARNATION_LIMIT. */
+export type MemberUpdateDrop = 'malformed' | 'incarnation';
 
 /** Bounds applied to incoming cluster messages. */
 export interface ClusterLimits {
@@ -71,8 +78,8 @@ function updateFromWire(w: WireUpdate, field: string): MemberUpdate {
     throw new InvalidArgumentError(`${field}.reporter`, 'malformed');
   }
   parseAddr(w.addr, `${field}.addr`);
-  if (w.incarnation > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new InvalidArgumentError(`${field}.incarnation`, 'too large');
+  if (w.incarnation > BigInt(INCARNATION_LIMIT)) {
+    throw new IncarnationTooLarge(`${field}.incarnation`, `over ${INCARNATION_LIMIT}`);
   }
   return {
     id: w.nodeId,
@@ -101,11 +108,27 @@ function setsFromWire(sets: ProviderSet[], field: string, limits: ClusterLimits)
   }));
 }
 
-function updatesFromWire(list: WireUpdate[], field: string, limits: ClusterLimits): MemberUpdate[] {
+class IncarnationTooLarge extends InvalidArgumentError {}
+
+function updatesFromWire(
+  list: WireUpdate[],
+  field: string,
+  limits: ClusterLimits,
+  onDrop: ((reason: MemberUpdateDrop, err: InvalidArgumentError) => void) | undefined,
+): MemberUpdate[] {
   if (list.length > limits.maxMembers) {
     throw new InvalidArgumentError(field, `${list.length} members > ${limits.maxMembers}`);
   }
-  return list.map((u) => updateFromWire(u, field));
+  const out: MemberUpdate[] = [];
+  for (const w of list) {
+    try {
+      out.push(updateFromWire(w, field));
+    } catch (err) {
+      if (!(err instanceof InvalidArgumentError)) throw err;
+      onDrop?.(err instanceof IncarnationTooLarge ? 'incarnation' : 'malformed', err);
+    }
+  }
+  return out;
 }
 
 function syncToWire(b: Extract<Body, { type: 'sync' }>): Sync {
@@ -152,11 +175,18 @@ export function envelopeToWire(e: Envelope): ClusterMessage {
   return m;
 }
 
-/** Validates a wire message and converts it to a core envelope. */
-export function envelopeFromWire(m: ClusterMessage, limits: ClusterLimits): Envelope {
+/**
+ * Validates a wire message and converts it to a core envelope. Bad member
+ * updates are left out and reported to `onDrop`; anything else bad throws.
+ */
+export function envelopeFromWire(
+  m: ClusterMessage,
+  limits: ClusterLimits,
+  onDrop?: (reason: MemberUpdateDrop, err: InvalidArgumentError) => void,
+): Envelope {
   if (!NODE_ID.test(m.fromId)) throw new InvalidArgumentError('from_id', 'malformed');
   parseAddr(m.fromAddr, 'from_addr');
-  const members = updatesFromWire(m.members, 'members', limits);
+  const members = updatesFromWire(m.members, 'members', limits, onDrop);
   const records = setsFromWire(m.records, 'records', limits);
   let body: Body;
   if (m.ping !== undefined) body = { type: 'ping', seq: m.ping.seq, target: m.ping.target };
@@ -192,7 +222,7 @@ export function envelopeFromWire(m: ClusterMessage, limits: ClusterLimits): Enve
       membersRoot: fixedToHex(s.membersRoot),
       bucketHashes: s.bucketHashes.map(fixedToHex),
       want: s.want,
-      members: updatesFromWire(s.members, 'sync.members', limits),
+      members: updatesFromWire(s.members, 'sync.members', limits, onDrop),
       records: setsFromWire(s.records, 'sync.records', limits),
       more: s.more,
     };

@@ -60,7 +60,14 @@ export class DatagramTransport {
     });
     // Errors after binding (ICMP unreachable reported on send, etc.) are silence to SWIM.
     socket.on('error', () => undefined);
-    socket.on('message', (buf, rinfo) => this.receive(buf, `${rinfo.address}:${rinfo.port}`));
+    socket.on('message', (buf, rinfo) =>
+      this.receive(
+        buf,
+        rinfo.family === 'IPv6'
+          ? `[${rinfo.address}]:${rinfo.port}`
+          : `${rinfo.address}:${rinfo.port}`,
+      ),
+    );
     this.socket = socket;
   }
 

@@ -20,6 +20,8 @@ export interface AgentIdentity {
   readonly publicKey?: () => Buffer;
   /** Security refusals by reason (agent/security/counters.ts). */
   readonly securityRefusals?: () => Record<string, number>;
+  /** The id (fingerprint) of the key sealing cluster traffic; '' = unauthenticated. */
+  readonly clusterKeyId?: () => string;
 }
 
 /** The Control gRPC service: read-only queries for operators and `btctl`. */
@@ -43,6 +45,8 @@ export function createControlService(replica: Replica, identity: AgentIdentity):
         securityRefusals: Object.fromEntries(
           Object.entries(identity.securityRefusals?.() ?? {}).map(([k, v]) => [k, BigInt(v)]),
         ),
+        clusterKeyId: identity.clusterKeyId?.() ?? '',
+        clusterAuth: identity.clusterKeyId?.() ? 'keyed' : 'unauthenticated',
       };
     }),
     members: unary(() => membersReply(identity.membership?.(), replica.nodeId)),

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -7,6 +10,52 @@ import { dirname, join } from 'node:path';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BTAGENT = join(ROOT, 'bin', 'btagent.js');
 export const BTCTL = join(ROOT, 'bin', 'btctl.js');
+
+let sharedKeyFile: string | undefined;
+
+/**
+ * The cluster key file every agent of this test file shares (agents are keyed by
+ * default, and only agents with the same key form a cluster). Created on first
+ * use (0600), removed when the test process exits.
+ */
+export function clusterKeyFile(): string {
+  if (sharedKeyFile !== undefined) return sharedKeyFile;
+  const dir = mkdtempSync(join(tmpdir(), 'btoverlay-key-'));
+  const file = join(dir, 'cluster.key');
+  writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  sharedKeyFile = file;
+  return file;
+}
+
+/**
+ * The flags startAgent adds to `args`: a fresh temp `--data-dir` (removed when the
+ * agent exits) unless one is given, and the test file's shared `--cluster-key`
+ * unless the args choose (`--cluster-key` or `--no-cluster-key`).
+ */
+export function testAgentFlags(
+  args: string[],
+  env: Record<string, string> = {},
+): { flags: string[]; tempDir: string | undefined; cleanup: () => void } {
+  const has = (flag: string, envName: string): boolean =>
+    env[envName] !== undefined || args.some((a) => a === flag || a.startsWith(`${flag}=`));
+  const flags: string[] = [];
+  let tempDir: string | undefined;
+  if (!has('--data-dir', 'BTAGENT_DATA_DIR')) {
+    tempDir = mkdtempSync(join(tmpdir(), 'btoverlay-data-'));
+    flags.push('--data-dir', tempDir);
+  }
+  if (
+    !has('--cluster-key', 'BTAGENT_CLUSTER_KEY') &&
+    !has('--no-cluster-key', 'BTAGENT_NO_CLUSTER_KEY')
+  ) {
+    flags.push('--cluster-key', clusterKeyFile());
+  }
+  const cleanup = (): void => {
+    if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
+  };
+  return { flags, tempDir, cleanup };
+}
 
 /** A running `btagent` process started by a test. */
 export interface AgentProcess {
@@ -30,14 +79,25 @@ export interface AgentProcess {
 
 /**
  * Starts `btagent run` with the given flags on `host` and a free port (port 0),
- * and resolves once it logged "listening". Extra env vars may be given.
+ * and resolves once it logged "listening". Extra env vars may be given. Unless the
+ * args say otherwise, the agent gets its own temp data dir and the test file's
+ * shared cluster key (see testAgentFlags).
  */
 export async function startAgent(
   args: string[] = [],
-  opts: { host?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: {
+    host?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** Start as an operator would: no --data-dir nor --cluster-key added (give XDG_DATA_HOME). */
+    bare?: boolean;
+  } = {},
 ): Promise<AgentProcess> {
   const host = opts.host ?? '127.0.0.1';
-  const hasListen = args.includes('--listen');
+  const hasListen = args.some((a) => a === '--listen' || a.startsWith('--listen='));
+  const defaults = opts.bare
+    ? { flags: [], tempDir: undefined, cleanup: () => undefined }
+    : testAgentFlags(args, opts.env);
   const child = spawn(
     process.execPath,
     [
@@ -46,6 +106,7 @@ export async function startAgent(
       ...(hasListen ? [] : ['--listen', `${host}:0`]),
       '--log-level',
       'info',
+      ...defaults.flags,
       ...args,
     ],
     { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -75,7 +136,10 @@ export async function startAgent(
     }
   });
   const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+    child.once('exit', (code, signal) => {
+      defaults.cleanup();
+      resolve(code ?? signal ?? -1);
+    }),
   );
   const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
     const found = logs.find(pred);

@@ -25,6 +25,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { connect, type AgentClient } from '../../control/client.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
+import { tempDir, writeClusterKey } from '../process.js';
 import { numberOption } from './args.js';
 
 const N = numberOption('--agents', 20);
@@ -123,6 +124,8 @@ async function idle(): Promise<number> {
 async function ours(): Promise<Figures> {
   const procs: Proc[] = [];
   const addr = (i: number): string => `${host(i)}:${PORT}`;
+  const work = tempDir('bench-converge-');
+  const key = writeClusterKey(work);
   try {
     for (let i = 0; i < N; i++) {
       const p = startProc(process.execPath, [
@@ -132,6 +135,10 @@ async function ours(): Promise<Figures> {
         addr(i),
         '--node-id',
         `c${i + 1}`,
+        '--data-dir',
+        join(work, `c${i + 1}`),
+        '--cluster-key',
+        key,
         // Debug logs carry 'record changed' lines: the moment each agent holds the record.
         '--log-level',
         'debug',

@@ -12,7 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
-import { startListening, stopChild } from '../process.js';
+import { startListening, stopChild, tempDir } from '../process.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -110,6 +110,9 @@ async function main(): Promise<void> {
     'run',
     '--listen',
     '127.0.0.1:0',
+    // Its own identity and cluster key, not the user's default data dir.
+    '--data-dir',
+    tempDir('bench-agent-'),
     '--log-level',
     'info', // the "listening" line is how the address is learnt
     '--ttl',

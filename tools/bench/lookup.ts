@@ -19,7 +19,7 @@ import {
 import type { Provider, ProviderSet } from '../../generated/btoverlay/v1/provider.js';
 import { PACKAGE_ROOT } from '../../agent/paths.js';
 import { numberOption } from './args.js';
-import { startListening, stopChild } from '../process.js';
+import { startListening, stopChild, tempDir } from '../process.js';
 
 const args = process.argv.slice(2);
 const SECONDS = numberOption('--seconds', 4);
@@ -112,6 +112,9 @@ async function main(): Promise<void> {
     'run',
     '--listen',
     '127.0.0.1:0',
+    // Its own identity and cluster key, not the user's default data dir.
+    '--data-dir',
+    tempDir('bench-agent-'),
     '--log-level',
     'info',
     // Records must outlive the whole run (fill + rounds), however slow the machine is.

@@ -92,6 +92,7 @@ export class GossipDriver {
           auth: sec?.auth,
           clock: sec?.clock ?? Date.now,
           onRefused: (reason, peer) => sec?.onRefusedReply(reason, peer),
+          allow: sec?.allowDatagram,
         },
         (messages) => this.handleDatagram(messages),
       );

@@ -24,6 +24,8 @@ export interface SecurityConfig {
   /** Per-source limits of inbound legacy connections and tracker requests. */
   readonly legacyRate: RateLimitOptions;
   readonly trackerRate: RateLimitOptions;
+  /** Per-source limit of Gossip/Exchange calls and cluster datagrams (agent/limits/config.ts). */
+  readonly clusterRate?: RateLimitOptions;
 }
 
 /** The raw security flags. */

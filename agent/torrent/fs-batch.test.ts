@@ -1,4 +1,7 @@
-import { mapInBatches } from './fs-batch.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DirListing, mapInBatches } from './fs-batch.js';
 
 describe('mapInBatches', () => {
   it('keeps at most `batch` calls in flight and returns results in order', async () => {
@@ -44,5 +47,29 @@ describe('mapInBatches', () => {
       ),
     ).rejects.toThrow('boom');
     expect(started).toEqual([0, 1]);
+  });
+});
+
+describe('DirListing', () => {
+  it('knows what is absent in directories holding several paths, and guesses nothing else', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bt-listing-'));
+    try {
+      mkdirSync(join(dir, 'a'));
+      writeFileSync(join(dir, 'a', 'here'), 'x');
+      const l = await DirListing.of([
+        join(dir, 'a', 'here'),
+        join(dir, 'a', 'gone'),
+        join(dir, 'missing', 'x'),
+        join(dir, 'missing', 'y'),
+        join(dir, 'single'),
+      ]);
+      expect(l.absent(join(dir, 'a', 'here'))).toBe(false);
+      expect(l.absent(join(dir, 'a', 'gone'))).toBe(true);
+      expect(l.absent(join(dir, 'missing', 'x'))).toBe(true);
+      // A directory with one of the paths is not listed: the caller must look.
+      expect(l.absent(join(dir, 'single'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,8 @@
  * blocks the event loop (sync calls would, for seconds) nor queues 10 000 requests
  * on libuv's 4-thread pool at once, ahead of every other file operation.
  */
+import { readdir } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 
 /**
  * Operations in flight per batch: a multiple of libuv's default 4 threads, small
@@ -31,4 +33,38 @@ export async function mapInBatches<T, R>(
     await Promise.all(pending);
   }
   return out;
+}
+
+/**
+ * Which of many paths surely do not exist, learnt from one `readdir` per directory
+ * that holds several of them instead of one failing `stat` per path (a fresh
+ * 10 000-file torrent: 100 listings instead of 10 000 ENOENT errors). Directories
+ * holding a single path are not listed (it could be a large shared one such as
+ * the download root); `absent` answers false there, and the caller asks the file
+ * system as usual.
+ */
+export class DirListing {
+  private constructor(private readonly names: Map<string, Set<string> | null>) {}
+
+  /** Lists, in bounded batches, every directory holding more than one of `paths`. */
+  static async of(paths: readonly string[]): Promise<DirListing> {
+    const perDir = new Map<string, number>();
+    for (const p of paths) perDir.set(dirname(p), (perDir.get(dirname(p)) ?? 0) + 1);
+    const shared = [...perDir].filter(([, n]) => n > 1).map(([d]) => d);
+    const names = new Map<string, Set<string> | null>();
+    await mapInBatches(shared, async (d) => {
+      const list = await readdir(d).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return null;
+        throw e;
+      });
+      names.set(d, list === null ? null : new Set(list));
+    });
+    return new DirListing(names);
+  }
+
+  /** True when `p` surely does not exist (at listing time). */
+  absent(p: string): boolean {
+    const list = this.names.get(dirname(p));
+    return list === null || (list !== undefined && !list.has(basename(p)));
+  }
 }

@@ -9,7 +9,7 @@ import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { StorageError } from './errors.js';
-import { mapInBatches } from './fs-batch.js';
+import { DirListing, mapInBatches } from './fs-batch.js';
 import { mapRange } from './layout.js';
 import { pieceHash, pieceSize, type Metainfo } from './metainfo.js';
 
@@ -21,11 +21,20 @@ export function resolvePaths(m: Metainfo, dir: string): string[] {
   const base = resolve(dir);
   const root = m.multiFile ? join(base, m.name) : base;
   return m.files.map((f) => {
-    const p = resolve(root, ...f.path);
+    // Plain components (what parseMetainfo lets through) need no normalising: a
+    // concatenation is ~20 times cheaper than path.resolve, for up to 10 000 files.
+    const p = f.path.every(plainComponent)
+      ? (root.endsWith(sep) ? root : root + sep) + f.path.join(sep)
+      : resolve(root, ...f.path);
     if (!p.startsWith(base + sep))
       throw new StorageError(`path escapes the data directory: ${f.path.join('/')}`);
     return p;
   });
+}
+
+/** A path component that `resolve` would leave as it is. */
+function plainComponent(c: string): boolean {
+  return c !== '' && c !== '.' && c !== '..' && !c.includes('/') && !c.includes('\\');
 }
 
 export interface StorageOptions {
@@ -48,12 +57,15 @@ export class Storage {
   static async open(meta: Metainfo, dir: string, opts: StorageOptions): Promise<Storage> {
     const paths = resolvePaths(meta, dir);
     const made = new Set<string>(); // directories created, shared by many files
+    const listing = await DirListing.of(paths);
     const sizes = await mapInBatches(paths, async (p, i) => {
-      const st = await stat(p).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR')
-          throw new StorageError(`cannot stat ${p}: ${e.code ?? e.message}`);
-        return undefined;
-      });
+      const st = listing.absent(p)
+        ? undefined
+        : await stat(p).catch((e: NodeJS.ErrnoException) => {
+            if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR')
+              throw new StorageError(`cannot stat ${p}: ${e.code ?? e.message}`);
+            return undefined;
+          });
       if (st !== undefined) {
         if (!st.isFile()) throw new StorageError(`not a regular file: ${p}`);
         return st.size;

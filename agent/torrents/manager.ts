@@ -18,7 +18,8 @@ import type { Replica } from '../replica.js';
 import { MagnetError, MetainfoError } from '../torrent/errors.js';
 import { parseMagnet, type Magnet } from '../torrent/magnet.js';
 import { createMagnetSession, type MagnetSession } from '../torrent/magnet-session.js';
-import { MAX_METAINFO_BYTES, parseMetainfo, type Metainfo } from '../torrent/metainfo.js';
+import { MAX_METAINFO_BYTES, type Metainfo } from '../torrent/metainfo.js';
+import { parseMetainfoAsync } from '../torrent/metainfo-worker.js';
 import {
   createTorrentSession,
   makePeerId,
@@ -200,7 +201,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     let magnet: Magnet | null = null;
     try {
       if (link !== '') magnet = parseMagnet(link);
-      else meta = parseMetainfo(input.torrent);
+      else meta = await parseMetainfoAsync(input.torrent);
     } catch (e) {
       if (e instanceof MetainfoError) throw new InvalidArgumentError('torrent', e.message);
       if (e instanceof MagnetError) throw new InvalidArgumentError('magnet', e.message);

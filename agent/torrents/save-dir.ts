@@ -13,9 +13,9 @@
  * as given (relative ones still resolve against the root).
  */
 import { lstat, mkdir, realpath } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
+import { basename, dirname, resolve, sep } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
-import { mapInBatches } from '../torrent/fs-batch.js';
+import { DirListing, mapInBatches } from '../torrent/fs-batch.js';
 
 /** Longest `save_dir` accepted (Linux PATH_MAX). */
 export const MAX_SAVE_DIR_LENGTH = 4096;
@@ -63,12 +63,21 @@ export async function checkFiles(files: readonly string[], policy: SaveDirPolicy
   const realRoot = await realRootOf(resolve(policy.root));
   // Directories first, each once (multi-file torrents share them), then the files.
   const dirs = [...new Set(files.map((f) => dirname(f)))];
+  const realDirs = new Map<string, string>();
   await mapInBatches(dirs, async (d) => {
-    if (!within(await realExisting(d), realRoot))
+    const real = await realExisting(d);
+    if (real === null || !within(real, realRoot))
       throw escape(files.find((f) => dirname(f) === d)!);
+    realDirs.set(d, real);
   });
+  // A file is then at most one lstat: only a symlink needs resolving (its directory is judged).
+  const listing = await DirListing.of(files);
   await mapInBatches(files, async (f) => {
-    if (!within(await realExisting(f), realRoot)) throw escape(f);
+    const st = listing.absent(f) ? undefined : await lstat(f).catch(() => undefined);
+    const real = st?.isSymbolicLink()
+      ? await realExisting(f)
+      : `${realDirs.get(dirname(f))!}${sep}${basename(f)}`;
+    if (!within(real, realRoot)) throw escape(f);
   });
 }
 

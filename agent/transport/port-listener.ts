@@ -25,7 +25,7 @@ export interface PortListenerOptions {
 
 /** Why the port listener closed a connection before any protocol handler saw it. */
 export type PortRejectReason =
-  'unknown_protocol' | 'no_handler' | 'sniff_timeout' | 'per_source_cap';
+  'unknown_protocol' | 'no_handler' | 'sniff_timeout' | 'per_source_cap' | 'max_connections';
 
 /** The source key of a socket: IPv4-mapped IPv6 (a dual-stack listener) as plain IPv4. */
 export function sourceOf(socket: Socket): string {
@@ -48,6 +48,8 @@ export class PortListener {
       this.accept(socket),
     );
     this.server.maxConnections = options.maxConnections;
+    // Past the total the kernel-accepted socket is closed by Node; count it like the others.
+    this.server.on('drop', () => options.onReject?.('max_connections'));
   }
 
   /** Binds the port. Resolves with the bound address (port 0 picks a free one). */

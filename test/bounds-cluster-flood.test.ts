@@ -2,7 +2,6 @@ import { ExchangeRequest } from '../generated/btoverlay/v1/cluster.js';
 import { GossipRequest } from '../generated/btoverlay/v1/overlay.js';
 import { connect } from '../control/client.js';
 import {
-  btctl,
   eventually,
   randomInfoHash,
   startAgent,
@@ -131,8 +130,9 @@ const BURST = 200;
     );
     // Meanwhile B's announce reaches A through B's (rate-limited, not exempt) gossip.
     const ih = randomInfoHash();
-    const r = await btctl(['announce', ih, '--addr', '127.0.0.1:7001', '--node', b.addr]);
-    expect(r.code).toBe(0);
+    const cb = connect(b.addr);
+    await cb.announce({ infoHash: Buffer.from(ih, 'hex'), addr: '127.0.0.1:7001' });
+    cb.close();
     const ca = connect(`127.0.0.1:${a.port}`);
     try {
       expect(

@@ -19,6 +19,7 @@ import { createControlService } from './transport/control-service.js';
 import { createGrpcServer, type AgentGrpcServer } from './transport/grpc-server.js';
 import { HttpHandler } from './transport/http-handler.js';
 import { createOverlayService } from './transport/overlay-service.js';
+import { ConnectionTable } from './transport/connection-limit.js';
 import { PortListener } from './transport/port-listener.js';
 import { createTorrentsService } from './transport/torrents-service.js';
 import { TorrentManager } from './torrents/manager.js';
@@ -65,7 +66,18 @@ export class Agent {
   ) {
     const startedAt = Date.now();
     this.advertise = config.advertise;
-    this.security = new AgentSecurity(config.security, config.nodeId, config.store, log);
+    this.security = new AgentSecurity(
+      {
+        ...config.security,
+        clusterRate: {
+          ...config.limits.clusterRate,
+          maxSources: config.security.legacyRate.maxSources,
+        },
+      },
+      config.nodeId,
+      config.store,
+      log,
+    );
     this.replica = new Replica(
       new Store(config.store),
       config.nodeId,
@@ -178,6 +190,11 @@ export class Agent {
       port: config.listenPort,
       sniffTimeoutMs: SNIFF_TIMEOUT_MS,
       maxConnections: MAX_CONNECTIONS,
+      // One table for gRPC, legacy and HTTP alike; --trusted-sources (loopback) exempt.
+      perSource: new ConnectionTable({
+        maxPerSource: config.limits.maxConnectionsPerSource,
+        exempt: (ip) => this.security.isTrustedSource(ip),
+      }),
       handlers: {
         grpc: (socket) => {
           this.metrics.connection('grpc');

@@ -16,6 +16,7 @@ import {
   type HttpTrackerConfig,
   type RawHttpTrackerFlags,
 } from './tracker/config.js';
+import { buildLimitsConfig, type LimitsConfig, type RawLimitFlags } from './limits/config.js';
 import {
   buildSecurityConfig,
   type RawSecurityFlags,
@@ -64,6 +65,8 @@ export interface AgentConfig {
   readonly security: SecurityConfig;
   /** The HTTP endpoint's bounds and the tracker (agent/tracker/config.ts). */
   readonly http: HttpTrackerConfig;
+  /** Per-source connection cap, record budget, cluster rate limit (agent/limits/config.ts). */
+  readonly limits: LimitsConfig;
 }
 
 /** The legacy protocol's mode, peers and bounds. */
@@ -86,7 +89,7 @@ export interface LegacyConfig {
 
 /** The flags of `btagent run` as strings, as parsed from argv or BTAGENT_* env vars. */
 export interface RawAgentFlags
-  extends RawClusterFlags, RawTorrentFlags, RawSecurityFlags, RawHttpTrackerFlags {
+  extends RawClusterFlags, RawTorrentFlags, RawSecurityFlags, RawHttpTrackerFlags, RawLimitFlags {
   listen: string;
   advertise?: string;
   bootstrap: string;
@@ -184,6 +187,7 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
   if (nodeId.startsWith('legacy:'))
     throw new ConfigError('--node-id: must not start with "legacy:"');
   const gossipIntervalMs = parseDuration(raw.gossipInterval, '--gossip-interval');
+  const limits = buildLimitsConfig(raw);
   return {
     listenHost: listen.host,
     listenPort: listen.port,
@@ -200,6 +204,7 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
         100_000,
       ),
       maxInfoHashes: positiveInt(raw.maxInfoHashes, '--max-info-hashes', 100_000_000),
+      maxRecords: limits.maxRecords,
     },
     maxMessageBytes: positiveInt(raw.maxMessageBytes, '--max-message-bytes', 64 * 1024 * 1024),
     maxLookupLimit: 1000,
@@ -217,6 +222,7 @@ export function buildConfig(raw: RawAgentFlags): AgentConfig {
     torrents: buildTorrentsConfig(raw, advertise),
     security: buildSecurityConfig(raw),
     http: buildHttpTrackerConfig(raw, ttlMs),
+    limits,
   };
 }
 

@@ -7,6 +7,7 @@ import { registerTorrentCommands } from './torrent/cli.js';
 import { addTorrentFlags } from './torrents/config.js';
 import { addSecurityFlags } from './security/config.js';
 import { addHttpTrackerFlags } from './tracker/config.js';
+import { addLimitFlags } from './limits/config.js';
 import { registerIdentityCommand } from './security/identity-command.js';
 import { installProcessErrorHandlers } from './process-errors.js';
 import { VERSION } from './version.js';
@@ -21,8 +22,12 @@ function flag(flags: string, description: string, envName: string, defaultValue?
 
 /** Adds `btagent run` (the default command): the daemon. */
 function registerRun(program: Command): void {
-  addHttpTrackerFlags(
-    addSecurityFlags(addTorrentFlags(addClusterFlags(program.command('run', { isDefault: true })))),
+  addLimitFlags(
+    addHttpTrackerFlags(
+      addSecurityFlags(
+        addTorrentFlags(addClusterFlags(program.command('run', { isDefault: true }))),
+      ),
+    ),
   )
     .description('run an agent: gRPC, legacy JSON and HTTP on one port, replicating by gossip')
     .addOption(

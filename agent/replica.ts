@@ -112,6 +112,12 @@ export class Replica {
         `this agent holds its maximum of ${this.store.options.maxInfoHashes} info hashes`,
       );
     }
+    if (outcome === 'record_limit') {
+      throw new ResourceExhaustedError(
+        'max_records',
+        `this agent holds its maximum of ${this.store.options.maxRecords} records (--max-records)`,
+      );
+    }
     // Applied: the listeners' copy is what is stored (one look-up for both).
     if (outcome === 'applied') return this.notify(key, record.addr, '') ?? record;
     return this.store.get(key, record.addr) ?? record;

@@ -101,6 +101,7 @@ export class GossipDriver {
           auth: sec?.auth,
           clock: sec?.clock ?? Date.now,
           onRefused: (reason, peer) => sec?.onRefusedReply(reason, peer),
+          allow: sec?.allowDatagram,
         },
         (messages, from) =>
           this.handleDatagram(messages, sec?.auth === undefined ? from : undefined),

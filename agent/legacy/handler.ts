@@ -77,7 +77,14 @@ export class LegacyHandler {
       LegacyRejectReason,
       number
     >,
-    merged: { applied: 0, unchanged: 0, expired: 0, provider_limit: 0, info_hash_limit: 0 },
+    merged: {
+      applied: 0,
+      unchanged: 0,
+      expired: 0,
+      provider_limit: 0,
+      info_hash_limit: 0,
+      record_limit: 0,
+    },
     clamped: 0,
     open: 0,
   };

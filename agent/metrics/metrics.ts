@@ -198,7 +198,7 @@ export function createAgentMetrics(options: AgentMetricsOptions): AgentMetrics {
   mirroredCounter(
     registry,
     `${p}store_refused_total`,
-    'Records the Store refused, by reason (expired, provider_limit, info_hash_limit).',
+    'Records the Store refused, by reason (expired, provider_limit, info_hash_limit, record_limit).',
     ['reason'],
     () => {
       const c = src.storeCounters?.();

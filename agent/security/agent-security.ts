@@ -2,7 +2,7 @@ import type { ServerInterceptor, ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ReplicaSecurity } from '../replica.js';
 import type { ClusterPeerSecurity } from '../transport/cluster-client.js';
-import type { ClusterServiceAuth } from '../transport/cluster-service.js';
+import { clusterRateLimitError, type ClusterServiceAuth } from '../transport/cluster-service.js';
 import type { OverlayGuards } from '../transport/overlay-service.js';
 import { AdminPolicy } from './admin.js';
 import { adminInterceptor } from './admin-interceptor.js';
@@ -47,6 +47,8 @@ export class AgentSecurity {
   readonly legacyLimiter: RateLimiter;
   /** Per-source limit of tracker requests (agent/tracker calls `allowTracker`). */
   readonly trackerLimiter: RateLimiter;
+  /** Per-source limit of Gossip/Exchange calls and cluster datagrams; undefined = none. */
+  readonly clusterLimiter: RateLimiter | undefined;
 
   constructor(
     readonly config: SecurityConfig,
@@ -92,6 +94,8 @@ export class AgentSecurity {
     for (const w of config.admin.warnings) log.warn(w);
     this.legacyLimiter = new RateLimiter(config.legacyRate);
     this.trackerLimiter = new RateLimiter(config.trackerRate);
+    this.clusterLimiter =
+      config.clusterRate === undefined ? undefined : new RateLimiter(config.clusterRate);
   }
 
   /** The raw public key, hex (what trusted-keys files list). */
@@ -120,6 +124,19 @@ export class AgentSecurity {
     if (this.isTrustedSource(ip)) return true;
     if (this.trackerLimiter.take(ip ?? '', this.clock())) return true;
     this.counters.rateLimited.tracker++;
+    return false;
+  }
+
+  /**
+   * Whether a Gossip/Exchange call or cluster datagram from `ip` may proceed
+   * (counted by kind when not). One bucket per source for all three: what a
+   * member sends is their sum. Trusted sources are exempt, as for the others.
+   */
+  allowCluster(kind: 'gossip' | 'exchange' | 'datagram', ip: string | undefined): boolean {
+    const limiter = this.clusterLimiter;
+    if (limiter === undefined || this.isTrustedSource(ip)) return true;
+    if (limiter.take(ip ?? '', this.clock())) return true;
+    this.counters.rateLimited[kind]++;
     return false;
   }
 
@@ -155,7 +172,8 @@ export class AgentSecurity {
         const v = this.checkAnnounce('grpc', callerIp(call), addr, callerHasClientCert(call));
         if (!v.ok) throw new PermissionDeniedError(v.reason, v.message);
       },
-      gossip: () => {
+      gossip: (call: ServerUnaryCall<unknown, unknown>) => {
+        if (!this.allowCluster('gossip', callerIp(call))) throw clusterRateLimitError();
         if (this.auth === undefined) return;
         this.counters.overlayGossipRefused++;
         throw new UnauthenticatedError(
@@ -171,6 +189,7 @@ export class AgentSecurity {
     return {
       auth: this.auth,
       clock: this.clock,
+      allow: (ip) => this.allowCluster('exchange', ip),
       onRefuse: (reason, peer) => {
         this.counters.clusterAuth[reason]++;
         this.log.debug({ reason, peer }, 'cluster exchange refused');
@@ -188,6 +207,7 @@ export class AgentSecurity {
         this.counters.clusterAuthReply[reason]++;
         this.log.debug({ reason, peer }, 'cluster reply refused');
       },
+      allowDatagram: (ip) => this.allowCluster('datagram', ip),
     };
   }
 

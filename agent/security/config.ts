@@ -41,6 +41,8 @@ export interface SecurityConfig {
   readonly trackerRate: RateLimitOptions;
   /** Who may call admin methods (--admin-sources, --admin-token-file, --admin-tls-ca). */
   readonly admin: AdminConfig;
+  /** Per-source limit of Gossip/Exchange calls and cluster datagrams (agent/limits/config.ts). */
+  readonly clusterRate?: RateLimitOptions;
 }
 
 /** The raw security flags. */

@@ -16,7 +16,7 @@ export class SecurityCounters {
   /** Announces refused by the address check, by entry point. */
   readonly foreignAddr = { grpc: 0, legacy: 0, tracker: 0 };
   /** Requests refused by per-source rate limits, by endpoint. */
-  readonly rateLimited = { legacy: 0, tracker: 0 };
+  readonly rateLimited = { legacy: 0, tracker: 0, gossip: 0, exchange: 0, datagram: 0 };
   /** Plaintext gRPC connections closed because TLS is required. */
   plaintextRefused = 0;
   /** Admin-method calls refused (admin-interceptor.ts), by reason. */

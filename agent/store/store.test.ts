@@ -271,3 +271,46 @@ describe('Store with many providers per info hash (addr index)', () => {
     );
   });
 });
+
+describe('Store record budget (max_records)', () => {
+  const at = (i: number, lastSeen = NOW, removed = false): ProviderRecord => ({
+    addr: `198.18.${i >> 8}.${i & 255}:6881`,
+    peerId: '',
+    left: 0,
+    lastSeen,
+    origin: 'node-a',
+    removed,
+  });
+
+  it('refuses new records past the budget, in any info hash, and loses nothing held', () => {
+    const s = new Store({ maxRecords: 3 });
+    expect(s.merge(KEY, at(1), NOW)).toBe('applied');
+    expect(s.merge(KEY, at(2), NOW)).toBe('applied');
+    expect(s.merge('bb'.repeat(20), at(3), NOW)).toBe('applied');
+    expect(s.merge(KEY, at(4), NOW)).toBe('record_limit');
+    expect(s.merge('cc'.repeat(20), at(5), NOW)).toBe('record_limit');
+    expect(s.counters.refused.record_limit).toBe(2);
+    expect(s.size).toBe(3);
+    expect([...s.keys()].sort()).toEqual([KEY, 'bb'.repeat(20)]);
+    expect(s.lookup(KEY, 0, NOW).map((r) => r.addr)).toEqual([at(1).addr, at(2).addr]);
+  });
+
+  it('still applies refreshes and tombstones of held records at the budget', () => {
+    const s = new Store({ maxRecords: 1 });
+    s.merge(KEY, at(1), NOW);
+    expect(s.merge(KEY, at(1, NOW + 1), NOW + 1)).toBe('applied');
+    expect(s.merge(KEY, at(1, NOW + 2, true), NOW + 2)).toBe('applied');
+    expect(s.lookup(KEY, 0, NOW + 2)).toEqual([]);
+    expect(s.size).toBe(1);
+  });
+
+  it('frees room as the sweep frees records', () => {
+    const s = new Store({ maxRecords: 2, ttlMs: 1000 });
+    s.merge(KEY, at(1, NOW), NOW);
+    s.merge(KEY, at(2, NOW), NOW);
+    expect(s.merge(KEY, at(3, NOW), NOW)).toBe('record_limit');
+    expect(s.sweep(NOW + 1000)).toBe(2);
+    expect(s.size).toBe(0);
+    expect(s.merge(KEY, at(3, NOW + 1000), NOW + 1000)).toBe('applied');
+  });
+});

@@ -12,6 +12,13 @@ export interface StoreOptions {
   readonly maxProvidersPerInfoHash: number;
   /** Info hashes kept; a record for a new info hash past it is refused. */
   readonly maxInfoHashes: number;
+  /**
+   * Records (live and tombstones, all info hashes) kept at most (--max-records). At
+   * the budget a record for a new (info hash, addr) is refused, whoever sent it;
+   * updates of held records (refreshes, tombstones replacing them) still apply, as
+   * they take no room, and nothing held is evicted for a newcomer.
+   */
+  readonly maxRecords: number;
 }
 
 /** The defaults: one 90 s TTL for lookups and sweep, 30 s of tolerated clock skew. */
@@ -20,10 +27,11 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = Object.freeze({
   maxSkewMs: 30_000,
   maxProvidersPerInfoHash: 1000,
   maxInfoHashes: 1_000_000,
+  maxRecords: 10_000_000,
 });
 
 /** Why a record was refused by the Store. */
-export type RefusalReason = 'expired' | 'provider_limit' | 'info_hash_limit';
+export type RefusalReason = 'expired' | 'provider_limit' | 'info_hash_limit' | 'record_limit';
 
 /** What merging one record did: it changed the store, changed nothing, or was refused. */
 export type MergeOutcome = 'applied' | 'unchanged' | RefusalReason;
@@ -62,7 +70,7 @@ const MAX_INTERNED_ORIGINS = 65_536;
 export class Store {
   readonly options: StoreOptions;
   readonly counters: StoreCounters = {
-    refused: { expired: 0, provider_limit: 0, info_hash_limit: 0 },
+    refused: { expired: 0, provider_limit: 0, info_hash_limit: 0, record_limit: 0 },
     clamped: 0,
     evicted: 0,
   };
@@ -77,6 +85,8 @@ export class Store {
    */
   private readonly addrIndex = new Map<InfoHashKey, Map<string, number>>();
   private readonly origins = new Map<string, string>();
+  /** Records held (live, expired not yet swept, tombstones): what maxRecords bounds. */
+  private held = 0;
   /** Bumped by every change; keys the digest cache. */
   private version = 0;
   private digestCache: { version: number; buckets: number; digest: StoreDigest } | undefined;
@@ -119,6 +129,7 @@ export class Store {
     let records = this.byInfoHash.get(key);
     if (records === undefined) {
       if (this.byInfoHash.size >= this.options.maxInfoHashes) return this.refuse('info_hash_limit');
+      if (this.held >= this.options.maxRecords) return this.refuse('record_limit');
       records = [];
       this.byInfoHash.set(key, records);
     }
@@ -130,6 +141,8 @@ export class Store {
       return 'applied';
     }
     if (records.length < this.options.maxProvidersPerInfoHash) {
+      if (this.held >= this.options.maxRecords) return this.refuse('record_limit');
+      this.held++;
       records.push(record);
       this.addrIndex.get(key)?.set(record.addr, records.length - 1);
       this.version++;
@@ -203,11 +216,17 @@ export class Store {
       }
       if (kept !== records.length) this.addrIndex.delete(key);
       freed += records.length - kept;
+      this.held -= records.length - kept;
       if (kept === 0) this.byInfoHash.delete(key);
       else records.length = kept;
     }
     if (freed > 0) this.version++;
     return freed;
+  }
+
+  /** Records held now, swept or not (what --max-records bounds). O(1). */
+  get size(): number {
+    return this.held;
   }
 
   /** Counts of info hashes, live providers and tombstones at `now`. O(records). */

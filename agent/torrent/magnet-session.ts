@@ -14,7 +14,8 @@ import { listenForPeers } from './listen.js';
 import { MetainfoError } from './errors.js';
 import type { Magnet } from './magnet.js';
 import { MetadataFetcher } from './metadata-fetch.js';
-import { parseMetainfo, torrentFromInfo, type Metainfo } from './metainfo.js';
+import { torrentFromInfo, type Metainfo } from './metainfo.js';
+import { parseMetainfoAsync } from './metainfo-worker.js';
 import type { PeerAddr, PeerSource } from './peer-source.js';
 import {
   createTorrentSession,
@@ -170,7 +171,7 @@ export class MagnetSession extends EventEmitter<TorrentSessionEvents> {
     let meta: Metainfo;
     const torrent = torrentFromInfo(info, this.o.magnet.trackers);
     try {
-      meta = parseMetainfo(torrent);
+      meta = await parseMetainfoAsync(torrent);
       await this.o.onMetadata?.(meta, torrent);
     } catch (e) {
       // Authentic (it hashed to the info hash) but unusable, or refused by the caller.

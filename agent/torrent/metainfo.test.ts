@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { MetainfoError } from './errors.js';
-import { encodeMetainfo, parseMetainfo, pieceSize } from './metainfo.js';
+import {
+  encodeMetainfo,
+  MAX_FILES,
+  MAX_PIECE_LENGTH,
+  parseMetainfo,
+  pieceSize,
+} from './metainfo.js';
 
 const hashes = (n: number): Buffer => Buffer.alloc(20 * n, 7);
 
@@ -113,5 +119,41 @@ describe('parseMetainfo', () => {
         }
       }),
     );
+  });
+});
+
+describe('parseMetainfo bounds', () => {
+  const multi = (files: number): Buffer =>
+    encodeMetainfo({
+      info: {
+        name: 'd',
+        'piece length': 16384,
+        pieces: hashes(1),
+        files: Array.from({ length: files }, (_, i) => ({ length: 1, path: [`f${i}`] })),
+      },
+    });
+  const field = (raw: Buffer): string => {
+    try {
+      parseMetainfo(raw);
+    } catch (e) {
+      expect(e).toBeInstanceOf(MetainfoError);
+      return (e as MetainfoError).field;
+    }
+    throw new Error('accepted');
+  };
+
+  it(`accepts ${MAX_FILES} files and refuses one more, naming info.files`, () => {
+    expect(parseMetainfo(multi(MAX_FILES)).files.length).toBe(MAX_FILES);
+    expect(field(multi(MAX_FILES + 1))).toBe('info.files');
+  });
+
+  it('accepts a 64 MiB piece length and refuses a larger one, naming info.piece length', () => {
+    const single = (pieceLength: number): Buffer =>
+      encodeMetainfo({
+        info: { name: 'f', 'piece length': pieceLength, length: 1, pieces: hashes(1) },
+      });
+    expect(parseMetainfo(single(MAX_PIECE_LENGTH)).pieceLength).toBe(MAX_PIECE_LENGTH);
+    expect(field(single(MAX_PIECE_LENGTH + 1))).toBe('info.piece length');
+    expect(field(single(128 * 1024 * 1024))).toBe('info.piece length');
   });
 });

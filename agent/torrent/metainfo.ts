@@ -12,6 +12,20 @@ import { MetainfoError } from './errors.js';
 
 /** Hard bound on a .torrent file we accept (real ones are well under a few MiB). */
 export const MAX_METAINFO_BYTES = 32 * 1024 * 1024;
+/**
+ * Files per torrent. Each costs an open file handle, a few syscalls at start and a
+ * record in every piece-to-file mapping; real torrents (even full distributions)
+ * stay in the hundreds to low thousands, so 10 000 bounds the work a remote-chosen
+ * .torrent or BEP 9 metadata can cause.
+ */
+export const MAX_FILES = 10_000;
+/**
+ * Largest piece length. A piece is buffered whole (download and hash check, BEP 3),
+ * so its length is a per-piece allocation a .torrent chooses; BEP 52 and common
+ * clients use ≤ 16 MiB, and libtorrent refuses pieces above 128 MiB. 64 MiB keeps
+ * one piece buffer bounded while leaving room above any real torrent.
+ */
+export const MAX_PIECE_LENGTH = 64 * 1024 * 1024;
 /** Nesting bound for the scanner; real torrents nest 4 deep. */
 const MAX_DEPTH = 64;
 
@@ -165,6 +179,11 @@ export function parseMetainfo(data: Uint8Array): Metainfo {
 
   const name = checkPathComponent(needString(info['name'], 'info.name'), 'info.name');
   const pieceLength = needInt(info['piece length'], 'info.piece length', 1);
+  if (pieceLength > MAX_PIECE_LENGTH)
+    throw new MetainfoError(
+      'info.piece length',
+      `${pieceLength} bytes is more than the ${MAX_PIECE_LENGTH} (64 MiB) accepted`,
+    );
   const piecesRaw = info['pieces'];
   if (!(piecesRaw instanceof Uint8Array))
     throw new MetainfoError('info.pieces', 'missing or not a string');
@@ -180,6 +199,11 @@ export function parseMetainfo(data: Uint8Array): Metainfo {
     const list = info['files'];
     if (!Array.isArray(list) || list.length === 0)
       throw new MetainfoError('info.files', 'not a non-empty list');
+    if (list.length > MAX_FILES)
+      throw new MetainfoError(
+        'info.files',
+        `${list.length} files is more than the ${MAX_FILES} accepted per torrent`,
+      );
     list.forEach((f, i) => {
       const field = `info.files[${i}]`;
       if (!isDict(f)) throw new MetainfoError(field, 'not a dictionary');

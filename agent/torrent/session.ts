@@ -307,7 +307,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new Error('session already started');
     this.setState('checking');
-    this.storage = new Storage(this.meta, this.o.dir, { create: true });
+    this.storage = await Storage.open(this.meta, this.o.dir, { create: true });
     await this.checkExisting();
     if ((this.state as SessionState) === 'stopped') return; // stopped while checking
     if (this.o.listen) await this.listen(this.o.listen);

@@ -88,4 +88,30 @@ describe('Storage', () => {
     const m = meta([5], 16, Buffer.alloc(5));
     expect(() => new Storage(m, dir, { create: false })).toThrow(/missing file/);
   });
+
+  it('Storage.open: creates directories and empty files, finds sizes, refuses what the constructor refuses', async () => {
+    const content = randomBytes(20);
+    const m = meta([10, 0, 10], 16, content, [
+      ['a', 'x.bin'],
+      ['a', 'empty'],
+      ['b', 'c', 'y.bin'],
+    ]);
+    const s = await Storage.open(m, dir, { create: true });
+    expect(readFileSync(join(dir, 'multi', 'a', 'empty')).length).toBe(0);
+    await s.writePiece(0, content.subarray(0, 16));
+    await s.close();
+    const again = await Storage.open(m, dir, { create: false });
+    expect(again.mayHavePiece(0)).toBe(true);
+    expect(again.mayHavePiece(1)).toBe(false);
+    await again.close();
+    await expect(
+      Storage.open(meta([5], 16, Buffer.alloc(5)), dir, { create: false }),
+    ).rejects.toThrow(/missing file/);
+    const escaping = meta([1], 16, Buffer.alloc(1), [['..', '..', 'etc', 'passwd']]);
+    await expect(Storage.open(escaping, dir, { create: true })).rejects.toThrow(StorageError);
+    const dirNamedLikeFile = meta([1], 16, Buffer.alloc(1), [['a']]);
+    await expect(Storage.open(dirNamedLikeFile, dir, { create: true })).rejects.toThrow(
+      /not a regular file/,
+    );
+  });
 });

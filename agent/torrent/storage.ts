@@ -5,10 +5,11 @@
  * resolved path stays inside the data directory (defence in depth against traversal).
  */
 import { mkdirSync, openSync, closeSync, statSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { StorageError } from './errors.js';
+import { DirListing, mapInBatches } from './fs-batch.js';
 import { mapRange } from './layout.js';
 import { pieceHash, pieceSize, type Metainfo } from './metainfo.js';
 
@@ -20,11 +21,20 @@ export function resolvePaths(m: Metainfo, dir: string): string[] {
   const base = resolve(dir);
   const root = m.multiFile ? join(base, m.name) : base;
   return m.files.map((f) => {
-    const p = resolve(root, ...f.path);
+    // Plain components (what parseMetainfo lets through) need no normalising: a
+    // concatenation is ~20 times cheaper than path.resolve, for up to 10 000 files.
+    const p = f.path.every(plainComponent)
+      ? (root.endsWith(sep) ? root : root + sep) + f.path.join(sep)
+      : resolve(root, ...f.path);
     if (!p.startsWith(base + sep))
       throw new StorageError(`path escapes the data directory: ${f.path.join('/')}`);
     return p;
   });
+}
+
+/** A path component that `resolve` would leave as it is. */
+function plainComponent(c: string): boolean {
+  return c !== '' && c !== '.' && c !== '..' && !c.includes('/') && !c.includes('\\');
 }
 
 export interface StorageOptions {
@@ -39,27 +49,65 @@ export class Storage {
   private readonly sizes: number[];
   private readonly cache = new Map<number, Promise<Buffer>>();
 
+  /**
+   * Opens a torrent's files without blocking the event loop: the per-file stat,
+   * mkdir and create run asynchronously in bounded batches (`fs-batch.ts`), which
+   * is what the agent does (a 10 000-file torrent is 10 000 syscalls or more).
+   */
+  static async open(meta: Metainfo, dir: string, opts: StorageOptions): Promise<Storage> {
+    const paths = resolvePaths(meta, dir);
+    const made = new Set<string>(); // directories created, shared by many files
+    const listing = await DirListing.of(paths);
+    const sizes = await mapInBatches(paths, async (p, i) => {
+      const st = listing.absent(p)
+        ? undefined
+        : await stat(p).catch((e: NodeJS.ErrnoException) => {
+            if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR')
+              throw new StorageError(`cannot stat ${p}: ${e.code ?? e.message}`);
+            return undefined;
+          });
+      if (st !== undefined) {
+        if (!st.isFile()) throw new StorageError(`not a regular file: ${p}`);
+        return st.size;
+      }
+      if (!opts.create) throw new StorageError(`missing file ${p}`);
+      const d = dirname(p);
+      if (!made.has(d)) {
+        await mkdir(d, { recursive: true });
+        made.add(d);
+      }
+      // Zero-length files are complete as soon as they exist.
+      if (meta.files[i]!.length === 0) await (await open(p, 'w')).close();
+      return 0;
+    });
+    return new Storage(meta, dir, opts, sizes);
+  }
+
+  /** `sizes` from `Storage.open`; without them the files are checked synchronously (tools, tests). */
   constructor(
     readonly meta: Metainfo,
     dir: string,
     private readonly opts: StorageOptions,
+    sizes?: number[],
   ) {
     this.paths = resolvePaths(meta, dir);
     this.handles = this.paths.map(() => null);
-    this.sizes = this.paths.map((p, i) => {
-      try {
-        const st = statSync(p);
-        if (!st.isFile()) throw new StorageError(`not a regular file: ${p}`);
-        return st.size;
-      } catch (e) {
-        if (e instanceof StorageError) throw e;
-        if (!opts.create) throw new StorageError(`missing file ${p}`);
-        mkdirSync(dirname(p), { recursive: true });
-        // Zero-length files are complete as soon as they exist.
-        if (meta.files[i]!.length === 0) closeSync(openSync(p, 'w'));
-        return 0;
-      }
-    });
+    this.sizes =
+      sizes ??
+      this.paths.map((p, i) => {
+        try {
+          const st = statSync(p);
+          if (!st.isFile()) throw new StorageError(`not a regular file: ${p}`);
+          return st.size;
+        } catch (e) {
+          if (e instanceof StorageError) throw e;
+          if (!opts.create) throw new StorageError(`missing file ${p}`);
+          mkdirSync(dirname(p), { recursive: true });
+          // Zero-length files are complete as soon as they exist.
+          if (meta.files[i]!.length === 0) closeSync(openSync(p, 'w'));
+          return 0;
+        }
+      });
   }
 
   private handle(i: number): Promise<FileHandle> {

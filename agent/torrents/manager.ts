@@ -10,7 +10,7 @@
  * torrent and on every state change, and `removed` when a torrent is removed.
  */
 import { EventEmitter } from 'node:events';
-import { rmSync, rmdirSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, ResourceExhaustedError } from '../errors.js';
@@ -18,13 +18,15 @@ import type { Replica } from '../replica.js';
 import { MagnetError, MetainfoError } from '../torrent/errors.js';
 import { parseMagnet, type Magnet } from '../torrent/magnet.js';
 import { createMagnetSession, type MagnetSession } from '../torrent/magnet-session.js';
-import { MAX_METAINFO_BYTES, parseMetainfo, type Metainfo } from '../torrent/metainfo.js';
+import { MAX_METAINFO_BYTES, type Metainfo } from '../torrent/metainfo.js';
+import { parseMetainfoAsync } from '../torrent/metainfo-worker.js';
 import {
   createTorrentSession,
   makePeerId,
   type Progress,
   type TorrentSession,
 } from '../torrent/session.js';
+import { mapInBatches } from '../torrent/fs-batch.js';
 import { resolvePaths } from '../torrent/storage.js';
 import type { TorrentsConfig } from './config.js';
 import { TorrentExistsError } from './errors.js';
@@ -166,7 +168,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
       m.torrents.set(entry.id, t);
       try {
         // Re-judged on every start: the operator may have narrowed the policy since.
-        m.checkSaveDir(entry.saveDir, meta);
+        await m.checkSaveDir(entry.saveDir, meta);
       } catch (err) {
         t.error = (err as Error).message;
         o.log.error({ info_hash: entry.id, err: t.error }, 'torrent not started');
@@ -199,7 +201,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     let magnet: Magnet | null = null;
     try {
       if (link !== '') magnet = parseMagnet(link);
-      else meta = parseMetainfo(input.torrent);
+      else meta = await parseMetainfoAsync(input.torrent);
     } catch (e) {
       if (e instanceof MetainfoError) throw new InvalidArgumentError('torrent', e.message);
       if (e instanceof MagnetError) throw new InvalidArgumentError('magnet', e.message);
@@ -209,7 +211,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     if (meta) this.checkDiscovery(meta, discovery);
     else if (discovery !== 'overlay' && magnet!.trackers.length === 0)
       throw new InvalidArgumentError('discovery', 'the magnet link names no tracker (tr)');
-    const saveDir = this.checkSaveDir(input.saveDir, meta);
+    const saveDir = await this.checkSaveDir(input.saveDir, meta);
     const id = meta?.infoHashHex ?? magnet!.infoHashHex;
     if (this.torrents.has(id)) throw new TorrentExistsError(id);
     if (this.torrents.size >= this.o.config.maxTorrents)
@@ -270,7 +272,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     t.discovery?.withdraw();
     await this.stopSession(t);
     this.dir.remove(t.entry.id);
-    if (deleteData && t.meta) deleteTorrentData(t.meta, t.entry.saveDir);
+    if (deleteData && t.meta) await deleteTorrentData(t.meta, t.entry.saveDir);
     const v = this.view(t);
     this.o.log.info({ info_hash: t.entry.id, delete_data: deleteData }, 'torrent removed');
     this.emit('removed', v);
@@ -294,7 +296,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     const t = this.find(id);
     if (t.error !== '') {
       // Before changing anything: the policy may have changed since the error.
-      this.checkSaveDir(t.entry.saveDir, t.meta);
+      await this.checkSaveDir(t.entry.saveDir, t.meta);
       if (t.meta) this.checkDiscovery(t.meta, t.entry.discovery);
     }
     if (t.entry.paused) {
@@ -334,13 +336,13 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
    * download root (unless the operator allows any directory). The torrent's files are
    * checked too once its metadata is known (a magnet link's: when it arrives).
    */
-  private checkSaveDir(requested: string, meta: Metainfo | null): string {
+  private async checkSaveDir(requested: string, meta: Metainfo | null): Promise<string> {
     const policy = {
       root: this.o.config.downloadRoot,
       allowAny: this.o.config.allowAnySaveDir,
     };
-    const dir = resolveSaveDir(requested, policy);
-    if (meta) checkFiles(resolvePaths(meta, dir), policy);
+    const dir = await resolveSaveDir(requested, policy);
+    if (meta) await checkFiles(resolvePaths(meta, dir), policy);
     return dir;
   }
 
@@ -360,9 +362,9 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
    * file names against the download root), then kept in the data directory so a restart
    * does not fetch it again. Throwing puts the torrent in `error`.
    */
-  private onMetadata(t: Managed, meta: Metainfo, torrent: Buffer): void {
+  private async onMetadata(t: Managed, meta: Metainfo, torrent: Buffer): Promise<void> {
     this.checkDiscovery(meta, t.entry.discovery);
-    this.checkSaveDir(t.entry.saveDir, meta);
+    await this.checkSaveDir(t.entry.saveDir, meta);
     if (!this.torrents.has(t.entry.id)) return; // removed meanwhile
     this.dir.saveTorrent(t.entry.id, torrent);
     t.meta = meta;
@@ -558,19 +560,18 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
  * Deletes the files a torrent names under its save directory, then the directories they
  * were in if that left them empty (never anything else: the save directory may be shared).
  */
-export function deleteTorrentData(meta: Metainfo, saveDir: string): void {
+export async function deleteTorrentData(meta: Metainfo, saveDir: string): Promise<void> {
   const base = resolve(saveDir);
   const dirs = new Set<string>();
-  for (const p of resolvePaths(meta, base)) {
-    rmSync(p, { force: true });
+  const paths = resolvePaths(meta, base);
+  for (const p of paths) {
     for (let d = dirname(p); d.startsWith(base + sep); d = dirname(d)) dirs.add(d);
   }
+  // Asynchronous and in bounded batches: up to 10 000 files must not hold the event loop.
+  await mapInBatches(paths, (p) => rm(p, { force: true }));
   // Deepest first, so parents are empty by the time they are tried.
   for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
-    try {
-      rmdirSync(d);
-    } catch {
-      // not empty (other content) or already gone
-    }
+    // Fails when not empty (other content) or already gone: both are fine.
+    await rmdir(d).catch(() => undefined);
   }
 }

@@ -12,9 +12,10 @@
  * The operator may lift the bound (`--allow-any-save-dir`); absolute paths are then taken
  * as given (relative ones still resolve against the root).
  */
-import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
-import { dirname, resolve, sep } from 'node:path';
+import { lstat, mkdir, realpath } from 'node:fs/promises';
+import { basename, dirname, resolve, sep } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
+import { DirListing, mapInBatches } from '../torrent/fs-batch.js';
 
 /** Longest `save_dir` accepted (Linux PATH_MAX). */
 export const MAX_SAVE_DIR_LENGTH = 4096;
@@ -33,7 +34,7 @@ export interface SaveDirPolicy {
  * `files` are the absolute paths the torrent will write (from `resolvePaths`) given the
  * returned directory; pass them through `checkFiles` once known.
  */
-export function resolveSaveDir(requested: string, policy: SaveDirPolicy): string {
+export async function resolveSaveDir(requested: string, policy: SaveDirPolicy): Promise<string> {
   if (requested.length > MAX_SAVE_DIR_LENGTH || requested.includes('\0'))
     throw new InvalidArgumentError('save_dir', 'is not a usable path');
   const root = resolve(policy.root);
@@ -46,28 +47,38 @@ export function resolveSaveDir(requested: string, policy: SaveDirPolicy): string
         '(give a path relative to it; the operator may pass --allow-any-save-dir)',
     );
   if (!within(dir, root)) throw outside();
-  const realRoot = realRootOf(root);
-  if (!within(realExisting(dir), realRoot)) throw outside();
+  const realRoot = await realRootOf(root);
+  if (!within(await realExisting(dir), realRoot)) throw outside();
   return dir;
 }
 
 /**
  * Checks that every file path of a torrent, with symlinks of its existing parts resolved,
  * stays inside the download root (no-op when the policy allows any directory). Throws
- * InvalidArgumentError('save_dir', …) naming the first escaping file.
+ * InvalidArgumentError('save_dir', …) naming an escaping file. The realpath calls run
+ * asynchronously in bounded batches: a 10 000-file torrent must not hold the event loop.
  */
-export function checkFiles(files: readonly string[], policy: SaveDirPolicy): void {
+export async function checkFiles(files: readonly string[], policy: SaveDirPolicy): Promise<void> {
   if (policy.allowAny) return;
-  const realRoot = realRootOf(resolve(policy.root));
-  const seen = new Set<string>(); // directories already judged (multi-file torrents share them)
-  for (const f of files) {
-    const d = dirname(f);
-    if (!seen.has(d)) {
-      if (!within(realExisting(d), realRoot)) throw escape(f);
-      seen.add(d);
-    }
-    if (!within(realExisting(f), realRoot)) throw escape(f);
-  }
+  const realRoot = await realRootOf(resolve(policy.root));
+  // Directories first, each once (multi-file torrents share them), then the files.
+  const dirs = [...new Set(files.map((f) => dirname(f)))];
+  const realDirs = new Map<string, string>();
+  await mapInBatches(dirs, async (d) => {
+    const real = await realExisting(d);
+    if (real === null || !within(real, realRoot))
+      throw escape(files.find((f) => dirname(f) === d)!);
+    realDirs.set(d, real);
+  });
+  // A file is then at most one lstat: only a symlink needs resolving (its directory is judged).
+  const listing = await DirListing.of(files);
+  await mapInBatches(files, async (f) => {
+    const st = listing.absent(f) ? undefined : await lstat(f).catch(() => undefined);
+    const real = st?.isSymbolicLink()
+      ? await realExisting(f)
+      : `${realDirs.get(dirname(f))!}${sep}${basename(f)}`;
+    if (!within(real, realRoot)) throw escape(f);
+  });
 }
 
 function escape(file: string): InvalidArgumentError {
@@ -84,9 +95,9 @@ function within(p: string | null, root: string): boolean {
 }
 
 /** The root with its own symlinks resolved (created first, so it can be resolved). */
-function realRootOf(root: string): string {
-  mkdirSync(root, { recursive: true });
-  return realpathSync(root);
+async function realRootOf(root: string): Promise<string> {
+  await mkdir(root, { recursive: true });
+  return realpath(root);
 }
 
 /**
@@ -94,16 +105,16 @@ function realRootOf(root: string): string {
  * (the rest does not exist, so it cannot be a symlink yet). Null for a dangling symlink on
  * the way: creating through it would create its target, wherever that is.
  */
-function realExisting(p: string): string | null {
+async function realExisting(p: string): Promise<string | null> {
   let head = p;
   const rest: string[] = [];
   for (;;) {
     try {
-      const real = realpathSync(head);
+      const real = await realpath(head);
       return rest.length === 0 ? real : resolve(real, ...rest.reverse());
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && lstatSync(head, { throwIfNoEntry: false }) !== undefined)
+      if (code === 'ENOENT' && (await lstat(head).catch(() => undefined)) !== undefined)
         return null;
       // ENOENT: missing, try the parent; ENOTDIR: a file where a directory is needed,
       // the write would fail anyway, judge by the parent as well.

@@ -20,6 +20,8 @@ export interface ClusterPeerSecurity {
   readonly clock: () => number;
   /** Called for every reply refused for its authentication. */
   readonly onRefusedReply: (reason: ClusterAuthRefusal, peer: string) => void;
+  /** Per-source rate limit of inbound cluster datagrams (false: dropped, counted). */
+  readonly allowDatagram?: (ip: string) => boolean;
 }
 
 /** Sees cluster messages as they are sent to (out) or received from (in) a peer. */

@@ -22,6 +22,8 @@ export interface DatagramOptions {
   readonly clock: () => number;
   /** Called for every datagram refused for its authentication. */
   readonly onRefused: (reason: ClusterAuthRefusal, peer: string) => void;
+  /** Per-source rate limit, asked before a datagram is decoded (false: dropped). */
+  readonly allow?: (ip: string) => boolean;
 }
 
 /** Splits "host:port" / "[v6]:port". */
@@ -60,14 +62,15 @@ export class DatagramTransport {
     });
     // Errors after binding (ICMP unreachable reported on send, etc.) are silence to SWIM.
     socket.on('error', () => undefined);
-    socket.on('message', (buf, rinfo) =>
+    socket.on('message', (buf, rinfo) => {
+      if (this.options.allow?.(rinfo.address) === false) return;
       this.receive(
         buf,
         rinfo.family === 'IPv6'
           ? `[${rinfo.address}]:${rinfo.port}`
           : `${rinfo.address}:${rinfo.port}`,
-      ),
-    );
+      );
+    });
     this.socket = socket;
   }
 

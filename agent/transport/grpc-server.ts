@@ -26,8 +26,37 @@ export const SERVICE_NAMES = [
   'btoverlay.v1.Torrents',
 ] as const;
 
+/**
+ * HTTP/2 bounds of one gRPC connection (docs/security.md). A remote chooses how
+ * many streams it opens and how much it makes the session buffer; these keep
+ * one connection's share of the agent's memory and loop small.
+ */
+export interface GrpcConnectionLimits {
+  /** Streams open at once per connection (RFC 9113 §6.5.2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxConcurrentStreams: number;
+  /** A connection with no stream open for this long is closed (GOAWAY), ms. */
+  readonly maxConnectionIdleMs: number;
+  /** Memory one HTTP/2 session may hold (Node's `maxSessionMemory`), MiB. */
+  readonly maxSessionMemoryMiB: number;
+}
+
+/**
+ * 100 streams is what RFC 9113 §6.5.2 recommends as the least a server should
+ * allow, and more than btctl, a Watch and an agent's gossip ever use at once.
+ * Agents gossip every 200 ms, so only abandoned connections sit idle for 5 min
+ * (clients reconnect transparently). 64 MiB holds a dozen of the largest (4 MiB)
+ * messages in flight; Node's own default of 10 MiB would refuse one.
+ */
+export const DEFAULT_GRPC_CONNECTION_LIMITS: GrpcConnectionLimits = Object.freeze({
+  maxConcurrentStreams: 100,
+  maxConnectionIdleMs: 5 * 60_000,
+  maxSessionMemoryMiB: 64,
+});
+
 /** Options of the agent's gRPC server. */
 export interface GrpcServerOptions {
+  /** Per-connection HTTP/2 bounds; DEFAULT_GRPC_CONNECTION_LIMITS when absent. */
+  readonly limits?: GrpcConnectionLimits;
   /** Largest message received or sent, bytes. */
   readonly maxMessageBytes: number;
   /** Interceptors every call passes through (metrics), outermost first. */
@@ -78,7 +107,11 @@ export function createGrpcServer(
   services: GrpcServices,
   options: GrpcServerOptions,
 ): AgentGrpcServer {
+  const limits = options.limits ?? DEFAULT_GRPC_CONNECTION_LIMITS;
   const server = new Server({
+    'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
+    'grpc.max_connection_idle_ms': limits.maxConnectionIdleMs,
+    'grpc-node.max_session_memory': limits.maxSessionMemoryMiB,
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
     // Agents keep channels to each other open; let idle ones be pinged, not dropped.

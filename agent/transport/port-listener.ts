@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import type { ConnectionTable } from './connection-limit.js';
 import { sniff, SNIFF_BYTES, type SniffedProtocol } from './sniff.js';
 
 /** Takes over a connection whose first bytes have been put back on the socket. */
@@ -8,13 +9,28 @@ export type ConnectionHandler = (socket: Socket) => void;
 export interface PortListenerOptions {
   readonly host: string;
   readonly port: number;
-  /** A connection must send its first bytes within this time, ms. */
+  /**
+   * A connection must send its first bytes (for gRPC: the whole HTTP/2 preface)
+   * within this time, ms; else it is closed and counted as `sniff_timeout`.
+   */
   readonly sniffTimeoutMs: number;
   /** Simultaneous connections accepted; past it new ones are dropped by the kernel queue. */
   readonly maxConnections: number;
   readonly handlers: Partial<Record<Exclude<SniffedProtocol, 'unknown'>, ConnectionHandler>>;
+  /** Open connections per source, shared by every protocol; past its cap closed at accept. */
+  readonly perSource?: ConnectionTable;
   /** Called with a reason for every connection closed before a handler took it. */
-  readonly onReject?: (reason: 'unknown_protocol' | 'no_handler' | 'sniff_timeout') => void;
+  readonly onReject?: (reason: PortRejectReason) => void;
+}
+
+/** Why the port listener closed a connection before any protocol handler saw it. */
+export type PortRejectReason =
+  'unknown_protocol' | 'no_handler' | 'sniff_timeout' | 'per_source_cap' | 'max_connections';
+
+/** The source key of a socket: IPv4-mapped IPv6 (a dual-stack listener) as plain IPv4. */
+export function sourceOf(socket: Socket): string {
+  const ip = socket.remoteAddress ?? '';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
 /**
@@ -32,6 +48,8 @@ export class PortListener {
       this.accept(socket),
     );
     this.server.maxConnections = options.maxConnections;
+    // Past the total the kernel-accepted socket is closed by Node; count it like the others.
+    this.server.on('drop', () => options.onReject?.('max_connections'));
   }
 
   /** Binds the port. Resolves with the bound address (port 0 picks a free one). */
@@ -64,11 +82,27 @@ export class PortListener {
   }
 
   private accept(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
+    // The cap is applied before anything is read or any timer set: a refused
+    // connection costs one accept and one close.
+    const table = this.options.perSource;
+    const source = sourceOf(socket);
+    if (table !== undefined && !table.tryOpen(source)) {
+      this.options.onReject?.('per_source_cap');
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      table?.close(source);
+    });
     let prefix: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => finish(true), this.options.sniffTimeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      finish(true);
+    }, this.options.sniffTimeoutMs);
     const finish = (final: boolean): void => {
       const verdict = sniff(prefix, final);
       if (verdict === 'need-more') return;
@@ -77,9 +111,7 @@ export class PortListener {
       socket.off('end', onEnd);
       if (prefix.length > 0) socket.unshift(prefix);
       if (verdict === 'unknown') {
-        this.options.onReject?.(
-          final && prefix.length === 0 ? 'sniff_timeout' : 'unknown_protocol',
-        );
+        this.options.onReject?.(timedOut ? 'sniff_timeout' : 'unknown_protocol');
         socket.destroy();
         return;
       }

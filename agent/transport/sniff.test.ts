@@ -5,8 +5,15 @@ const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 describe('sniff', () => {
   it('recognises the HTTP/2 preface as gRPC, even split across reads', () => {
     expect(sniff(HTTP2_PREFACE)).toBe('grpc');
-    expect(sniff(b('PRI '))).toBe('grpc');
+    expect(sniff(Buffer.concat([HTTP2_PREFACE, b('\0\0')]))).toBe('grpc');
     expect(sniff(b('PR'))).toBe('need-more');
+  });
+
+  it('waits for the whole HTTP/2 preface, and refuses one cut short at the deadline', () => {
+    expect(sniff(b('PRI '))).toBe('need-more');
+    expect(sniff(HTTP2_PREFACE.subarray(0, 23))).toBe('need-more');
+    expect(sniff(HTTP2_PREFACE.subarray(0, 23), true)).toBe('unknown');
+    expect(sniff(b('PRI * HTTP/1.1\r\n\r\nSM\r\n\r\n'))).toBe('unknown');
   });
 
   it('recognises legacy JSON, with leading whitespace too', () => {

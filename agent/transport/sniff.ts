@@ -8,8 +8,15 @@ export type SniffedProtocol = 'grpc' | 'legacy' | 'http' | 'tls' | 'unknown';
 
 /** RFC 9113 §3.4: every HTTP/2 connection starts with this preface. */
 export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-/** Bytes needed to tell the protocols apart (the longest HTTP/1.1 method + space). */
-export const SNIFF_BYTES = 8;
+/**
+ * Bytes read before a connection is handed over: the whole HTTP/2 preface, so a
+ * gRPC connection that stalls inside it is closed by the port's first-bytes
+ * deadline instead of holding an HTTP/2 session (the other protocols are told
+ * apart within their first 8 bytes, the longest HTTP/1.1 method + space).
+ */
+export const SNIFF_BYTES = HTTP2_PREFACE.length;
+/** Bytes that tell HTTP/1.1 and the other protocols apart. */
+const METHOD_BYTES = 8;
 
 /** RFC 9110 §9: the methods an HTTP/1.1 request line may start with. */
 const HTTP1_METHOD = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH|TRACE|CONNECT) /;
@@ -32,12 +39,14 @@ export function sniff(prefix: Buffer, final = false): SniffedProtocol | 'need-mo
   }
   if (first === TLS_HANDSHAKE) return 'tls';
   const n = Math.min(prefix.length, HTTP2_PREFACE.length);
-  if (prefix.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) {
-    if (n >= 4) return 'grpc';
+  if (n >= 4 && prefix.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) {
+    // Only the complete preface (RFC 9113 §3.4) makes a gRPC connection.
+    if (n === HTTP2_PREFACE.length) return 'grpc';
+    return final ? 'unknown' : 'need-more';
   }
-  const text = prefix.subarray(0, SNIFF_BYTES).toString('latin1');
+  const text = prefix.subarray(0, METHOD_BYTES).toString('latin1');
   if (HTTP1_METHOD.test(text)) return 'http';
-  if (prefix.length >= SNIFF_BYTES || final) return 'unknown';
+  if (prefix.length >= METHOD_BYTES || final) return 'unknown';
   // Still a possible prefix of "PRI " or of a method?
   const possible = [
     'PRI ',

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCK_FILE } from '../agent/fs/index.js';
-import { ROOT } from './helpers/agent-process.js';
+import { BTAGENT, ROOT, run, startAgent } from './helpers/agent-process.js';
 
 /** A pid that is certainly dead: a child that has exited. */
 function deadPid(): number {
@@ -48,5 +48,28 @@ describe('racing takeovers', () => {
       // No temp or takeover file is left behind; the winner's LOCK stays (it was killed by exit).
       expect(readdirSync(dir)).toEqual([LOCK_FILE]);
     }
+  });
+});
+
+describe('an agent holds its data dir for its whole life', () => {
+  it('refuses a second agent on the same dir, naming dir and pid; takes over after kill -9', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'bto-lock-agent-')), 'data');
+    const args = ['--data-dir', dataDir, '--peer-port', '0'];
+    const first = await startAgent(args);
+    try {
+      // Taken at start, with no torrent added.
+      expect(readdirSync(dataDir)).toContain(LOCK_FILE);
+      const second = await run(BTAGENT, ['run', '--listen', '127.0.0.1:0', ...args]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(dataDir);
+      expect(second.stderr).toContain(`pid ${first.child.pid}`);
+    } finally {
+      first.child.kill('SIGKILL');
+      await first.exited;
+    }
+    // The holder is dead: the next agent takes the stale lock over, and releases it on stop.
+    const next = await startAgent(args);
+    expect(await next.stop()).toBe(0);
+    expect(readdirSync(dataDir)).not.toContain(LOCK_FILE);
   });
 });

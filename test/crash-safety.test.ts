@@ -10,56 +10,18 @@
  * download only from the restarted one gets identical bytes (nothing corrupt served).
  */
 import { jest } from '@jest/globals';
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectTorrents } from '../control/torrent-client.js';
 import { TEMP_MARK } from '../agent/fs/index.js';
-import { pieceHash, pieceSize, type Metainfo } from '../agent/torrent/metainfo.js';
 import { readResumeJournal, ResumeJournal } from '../agent/torrent/resume.js';
-import {
-  BTCTL,
-  btctl,
-  eventually,
-  run,
-  startTorrentAgent,
-  type AgentProcess,
-} from './helpers/agent-process.js';
-import { makeTorrent, randomFile, removeTemps, sameBytes, tmp } from './torrent/helpers.js';
+import { BTCTL, btctl, eventually, run, startTorrentAgent } from './helpers/agent-process.js';
+import type { AgentProcess } from './helpers/agent-process.js';
+import { makeTorrent, piecesOnDisk, randomFile, sameBytes } from './torrent/helpers.js';
 import { TestPeer } from './torrent/test-peer.js';
 
 jest.setTimeout(180_000);
-
-const agents: AgentProcess[] = [];
-const peers: TestPeer[] = [];
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.stop(2000)));
-  await Promise.all(peers.splice(0).map((p) => p.close()));
-});
-afterAll(() => removeTemps());
-
-async function agent(host: string, dataDir: string, bootstrap?: string): Promise<AgentProcess> {
-  const a = await startTorrentAgent(host, dataDir, { bootstrap });
-  agents.push(a);
-  return a;
-}
-
-/** Pieces of `file` whose bytes hash right. */
-function goodPieces(meta: Metainfo, file: string): Set<number> {
-  let data: Buffer;
-  try {
-    data = readFileSync(file);
-  } catch {
-    return new Set();
-  }
-  const ok = new Set<number>();
-  for (let i = 0; i < meta.pieceCount; i++) {
-    const start = i * meta.pieceLength;
-    const piece = data.subarray(start, start + pieceSize(meta, i));
-    if (createHash('sha1').update(piece).digest().equals(pieceHash(meta, i))) ok.add(i);
-  }
-  return ok;
-}
 
 /** Temp files (agent/fs's TEMP_MARK) anywhere under `dir`. */
 function temps(dir: string): string[] {
@@ -67,102 +29,116 @@ function temps(dir: string): string[] {
 }
 
 it('SIGKILL at random moments loses nothing verified and serves nothing corrupt', async () => {
-  const dir = tmp('bt-crash-');
+  const dir = mkdtempSync(join(tmpdir(), 'bt-crash-'));
   const content = randomFile(join(dir, 'seed'), 'data.bin', 12 * 1024 * 1024 + 555);
   const t = await makeTorrent(content, 32768, join(dir, 'data.torrent'));
   const id = t.meta.infoHashHex;
   // A throttled seeder (~2 MB/s) that logs every request, registered in the overlay on A.
   const seeder = new TestPeer(t.meta, content, { blockDelayMs: 8 });
-  peers.push(seeder);
   const port = await seeder.listen();
-  const a = await agent('127.0.0.1', join(dir, 'a'));
-  const ann = ['announce', id, '--addr', `127.0.0.1:${port}`, '--left', '0', '--node', a.addr];
-  expect((await btctl(ann)).code).toBe(0);
-
-  const bData = join(dir, 'b');
-  const out = join(dir, 'out');
-  const file = join(out, 'data.bin');
-  const journalPath = ResumeJournal.pathFor(join(bData, 'resume'), id);
-  let b = await agent('127.0.0.2', bData, a.addr);
-  expect((await btctl(['torrent', 'add', t.path, '--dir', out, '--node', b.addr])).code).toBe(0);
-
-  let corrupted = -1;
-  for (let round = 0; round < 4; round++) {
-    const tc = connectTorrents(b.addr);
-    let churn = true;
-    try {
-      // Wait for progress, then churn the settings (pause/resume rewrite them) until the kill.
-      const start = (await tc.get(id)).piecesVerified;
-      expect(
-        await eventually(async () => (await tc.get(id)).piecesVerified > start + 5, 30_000, 50),
-      ).toBe(true);
-      const churning = (async () => {
-        while (churn) {
-          await tc.pause(id).catch(() => undefined);
-          await tc.resume(id).catch(() => undefined);
-        }
-      })();
-      await new Promise((r) => setTimeout(r, 100 + Math.random() * 900));
-      b.child.kill('SIGKILL');
-      await b.exited;
-      churn = false;
-      await churning;
-    } finally {
-      tc.close();
-    }
-    agents.splice(agents.indexOf(b), 1);
-
-    // Every piece the journal lists is on disk and hashes right.
-    const journal = readResumeJournal(journalPath, t.meta.infoHash, t.meta.pieceCount);
-    expect(journal).toBeDefined();
-    expect(journal!.clean).toBe(false); // killed: left OPEN
-    const good = goodPieces(t.meta, file);
-    const listed = [...journal!.pieces];
-    expect(listed.filter((i) => !good.has(i))).toEqual([]);
-    expect(listed.length).toBeGreaterThan(0);
-    const trusted = new Set(listed);
-    if (round === 1) {
-      // A piece the journal lists goes bad on disk (a lost write, a bad sector).
-      corrupted = listed[Math.floor(listed.length / 2)]!;
-      trusted.delete(corrupted);
-      const fd = openSync(file, 'r+');
-      writeSync(fd, Buffer.alloc(512, 0x5a), 0, 512, corrupted * t.meta.pieceLength + 100);
-      closeSync(fd);
-    }
-    const before = seeder.requests.length;
-
-    // Same data dir, new process: the stale LOCK is taken over, settings load.
-    b = await agent('127.0.0.2', bData, a.addr);
-    expect(temps(bData)).toEqual([]);
-    const list = await btctl(['torrent', 'list', '--node', b.addr, '--json']);
-    expect(list.code).toBe(0);
-    const loaded = (JSON.parse(list.stdout) as { torrents: { id: string; state: string }[] })
-      .torrents;
-    expect(loaded.map((x) => x.id)).toEqual([id]);
-    if (loaded[0]!.state === 'paused') {
-      const r = await btctl(['torrent', 'resume', id, '--node', b.addr]);
-      expect(r.code).toBe(0);
-    }
-    if (round === 1) {
-      expect(await eventually(() => seeder.piecesRequested().has(corrupted), 30_000)).toBe(true);
-    }
-    // Nothing the journal listed (and still good) is fetched again.
-    await new Promise((r) => setTimeout(r, 300));
-    expect(seeder.requests.slice(before).filter((r) => trusted.has(r.piece))).toEqual([]);
+  const running: AgentProcess[] = [];
+  const start = async (host: string, data: string, bootstrap?: string) => {
+    const p = await startTorrentAgent(host, data, { bootstrap });
+    running.push(p);
+    return p;
+  };
+  try {
+    await killLoop();
+  } finally {
+    await Promise.all(running.map((p) => p.stop(2000)));
+    await seeder.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 
-  // The last run completes; its bytes are the seeder's.
-  const w = await run(BTCTL, ['torrent', 'watch', id, '--node', b.addr, '--json'], {}, 90_000);
-  expect(w.code).toBe(0);
-  expect(sameBytes(file, content)).toBe(true);
+  async function killLoop(): Promise<void> {
+    const a = await start('127.0.0.1', join(dir, 'a'));
+    const ann = ['announce', id, '--addr', `127.0.0.1:${port}`, '--left', '0', '--node', a.addr];
+    expect((await btctl(ann)).code).toBe(0);
 
-  // Only B has it now: a fresh agent downloads from B alone and gets identical bytes.
-  await seeder.close();
-  peers.splice(0);
-  const c = await agent('127.0.0.3', join(dir, 'c'), a.addr);
-  const out2 = join(dir, 'out-c');
-  expect((await btctl(['torrent', 'add', t.path, '--dir', out2, '--node', c.addr])).code).toBe(0);
-  const wc = await run(BTCTL, ['torrent', 'watch', id, '--node', c.addr, '--json'], {}, 90_000);
-  expect(wc.code).toBe(0);
-  expect(sameBytes(join(out2, 'data.bin'), content)).toBe(true);
+    const bData = join(dir, 'b');
+    const out = join(dir, 'out');
+    const file = join(out, 'data.bin');
+    const journalPath = ResumeJournal.pathFor(join(bData, 'resume'), id);
+    let b = await start('127.0.0.2', bData, a.addr);
+    expect((await btctl(['torrent', 'add', t.path, '--dir', out, '--node', b.addr])).code).toBe(0);
+
+    let corrupted = -1;
+    for (let round = 0; round < 4; round++) {
+      const tc = connectTorrents(b.addr);
+      let churn = true;
+      try {
+        // Wait for progress, then churn the settings (pause/resume rewrite them) until the kill.
+        const start = (await tc.get(id)).piecesVerified;
+        expect(
+          await eventually(async () => (await tc.get(id)).piecesVerified > start + 5, 30_000, 50),
+        ).toBe(true);
+        const churning = (async () => {
+          while (churn) {
+            await tc.pause(id).catch(() => undefined);
+            await tc.resume(id).catch(() => undefined);
+          }
+        })();
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 900));
+        b.child.kill('SIGKILL');
+        await b.exited;
+        churn = false;
+        await churning;
+      } finally {
+        tc.close();
+      }
+      running.splice(running.indexOf(b), 1);
+
+      // Every piece the journal lists is on disk and hashes right.
+      const journal = readResumeJournal(journalPath, t.meta.infoHash, t.meta.pieceCount);
+      expect(journal).toBeDefined();
+      expect(journal!.clean).toBe(false); // killed: left OPEN
+      const good = piecesOnDisk(t.meta, file);
+      const listed = [...journal!.pieces];
+      expect(listed.filter((i) => !good.has(i))).toEqual([]);
+      expect(listed.length).toBeGreaterThan(0);
+      const trusted = new Set(listed);
+      if (round === 1) {
+        // A piece the journal lists goes bad on disk (a lost write, a bad sector).
+        corrupted = listed[Math.floor(listed.length / 2)]!;
+        trusted.delete(corrupted);
+        const fd = openSync(file, 'r+');
+        writeSync(fd, Buffer.alloc(512, 0x5a), 0, 512, corrupted * t.meta.pieceLength + 100);
+        closeSync(fd);
+      }
+      const before = seeder.requests.length;
+
+      // Same data dir, new process: the stale LOCK is taken over, settings load.
+      b = await start('127.0.0.2', bData, a.addr);
+      expect(temps(bData)).toEqual([]);
+      const list = await btctl(['torrent', 'list', '--node', b.addr, '--json']);
+      expect(list.code).toBe(0);
+      const loaded = (JSON.parse(list.stdout) as { torrents: { id: string; state: string }[] })
+        .torrents;
+      expect(loaded.map((x) => x.id)).toEqual([id]);
+      if (loaded[0]!.state === 'paused') {
+        const r = await btctl(['torrent', 'resume', id, '--node', b.addr]);
+        expect(r.code).toBe(0);
+      }
+      if (round === 1) {
+        expect(await eventually(() => seeder.piecesRequested().has(corrupted), 30_000)).toBe(true);
+      }
+      // Nothing the journal listed (and still good) is fetched again.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(seeder.requests.slice(before).filter((r) => trusted.has(r.piece))).toEqual([]);
+    }
+
+    // The last run completes; its bytes are the seeder's.
+    const w = await run(BTCTL, ['torrent', 'watch', id, '--node', b.addr, '--json'], {}, 90_000);
+    expect(w.code).toBe(0);
+    expect(sameBytes(file, content)).toBe(true);
+
+    // Only B has it now: a fresh agent downloads from B alone and gets identical bytes.
+    await seeder.close();
+    const c = await start('127.0.0.3', join(dir, 'c'), a.addr);
+    const out2 = join(dir, 'out-c');
+    expect((await btctl(['torrent', 'add', t.path, '--dir', out2, '--node', c.addr])).code).toBe(0);
+    const wc = await run(BTCTL, ['torrent', 'watch', id, '--node', c.addr, '--json'], {}, 90_000);
+    expect(wc.code).toBe(0);
+    expect(sameBytes(join(out2, 'data.bin'), content)).toBe(true);
+  }
 });

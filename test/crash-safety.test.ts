@@ -121,6 +121,8 @@ it('SIGKILL at random moments loses nothing verified and serves nothing corrupt'
       }
       if (round === 1) {
         expect(await eventually(() => seeder.piecesRequested().has(corrupted), 30_000)).toBe(true);
+        const dropped = await b.waitForLog((l) => l.piece === corrupted, 5000);
+        expect(dropped.msg).toMatch(/did not hash/);
       }
       // Nothing the journal listed (and still good) is fetched again.
       await new Promise((r) => setTimeout(r, 300));

@@ -40,9 +40,19 @@ export interface OpenedJournal {
 export interface ResumeJournalOptions {
   /** Makes the data of every piece written so far durable (fdatasync); awaited before each batch of records. */
   readonly syncData?: () => Promise<void>;
+  /** Least time between two `syncData` calls (DEFAULT_SYNC_INTERVAL_MS). */
+  readonly syncIntervalMs?: number;
   /** A failed sync: its batch is not journalled (a restart re-checks those pieces). */
   readonly onError?: (err: Error) => void;
 }
+
+/**
+ * Least time between two data syncs, ms. Back-to-back fdatasyncs during a fast download
+ * keep a thread-pool thread and the disk's write cache busy for little gain: records
+ * then lag their data by at most this (a crash in between loses only the records; the
+ * pieces are re-hashed from disk at the next start).
+ */
+export const DEFAULT_SYNC_INTERVAL_MS = 250;
 
 function encode(infoHash: Buffer, state: number, pieces: Iterable<number>): Buffer {
   const list = [...pieces].sort((a, b) => a - b);
@@ -103,6 +113,7 @@ export class ResumeJournal {
   private fd: number;
   private pending: number[] = [];
   private rewrite = false;
+  private lastSync = 0;
   private writing: Promise<void> | null = null;
 
   private constructor(
@@ -166,6 +177,12 @@ export class ResumeJournal {
   private async drain(): Promise<void> {
     try {
       while ((this.pending.length > 0 || this.rewrite) && this.fd >= 0) {
+        if (this.options.syncData) {
+          const wait =
+            this.lastSync + (this.options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS) - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait)); // a bigger batch
+          this.lastSync = Date.now();
+        }
         const batch = this.pending;
         this.pending = [];
         // Every piece in the batch finished its write before it was queued: one sync

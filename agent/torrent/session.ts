@@ -190,6 +190,8 @@ export interface TorrentSessionEvents {
   progress: [Progress];
   complete: [];
   'peer-banned': [PeerAddr];
+  /** A journalled piece failed its re-verification after an unclean stop (reverify.ts). */
+  'piece-dropped': [number];
   error: [Error];
 }
 
@@ -208,7 +210,8 @@ export function makePeerId(): Buffer {
 
 /**
  * Downloads and seeds one torrent. Construct with `createTorrentSession`.
- * Events: `progress` (Progress), `complete`, `peer-banned` (PeerAddr), `error` (Error, fatal).
+ * Events: `progress` (Progress), `complete`, `peer-banned` (PeerAddr),
+ * `piece-dropped` (piece index), `error` (Error, fatal).
  */
 export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   readonly meta: Metainfo;
@@ -318,6 +321,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (this.o.listen) await this.listen(this.o.listen);
     // Already complete at start: seed; `completed` is only announced by a real download.
     if (this.picker.complete) this.completedAnnounced = true;
+    void this.suspect?.sweep(); // paused or not: it only reads the disk
     this.lastTick = this.now();
     this.timer = setInterval(() => this.tick(), 1000);
     if (this.wantPaused) {
@@ -330,7 +334,6 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     for (const s of this.sources) void this.announce(s, 'started');
     this.connectMore();
     this.emitProgress();
-    void this.suspect?.sweep();
   }
 
   /** Stops everything: closes connections, announces `stopped`, flushes the journal. */
@@ -483,6 +486,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.verifiedBytes -= pieceSize(this.meta, i);
     this.storage?.forget(i);
     this.journal?.drop(i);
+    this.emit('piece-dropped', i);
     if (this.state === 'seeding') this.setState('downloading');
     for (const p of this.peers.values()) {
       if (p.handshake && p.has(i) && !p.amInterested) this.setInterested(p, true);

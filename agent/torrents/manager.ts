@@ -442,6 +442,12 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
       this.emit('update', this.view(t));
     });
     session.on('error', (err) => this.fail(t, session, err));
+    session.on('piece-dropped', (piece) =>
+      this.o.log.warn(
+        { info_hash: entry.id, piece },
+        'journalled piece did not hash after an unclean stop: fetching it again',
+      ),
+    );
     session.start().then(
       () => this.changed(t),
       (err: Error) => this.fail(t, session, err),

@@ -40,6 +40,8 @@ export class Storage {
   private readonly cache = new Map<number, Promise<Buffer>>();
   /** Files written since the last `sync` (their data may be in the page cache only). */
   private readonly dirty = new Set<number>();
+  /** Directories fsync'ed once this session (so the names of new files are durable). */
+  private readonly syncedDirs = new Set<string>();
 
   constructor(
     readonly meta: Metainfo,
@@ -118,6 +120,13 @@ export class Storage {
       files.map(async (f) => {
         try {
           await (await this.handle(f)).datasync();
+          const dir = dirname(this.paths[f]!);
+          if (!this.syncedDirs.has(dir)) {
+            // A file created this session: its name must survive a power cut too.
+            const dh = await open(dir, 'r');
+            await dh.sync().finally(() => dh.close());
+            this.syncedDirs.add(dir);
+          }
         } catch (e) {
           this.dirty.add(f);
           throw new StorageError(`sync ${this.paths[f]}: ${(e as Error).message}`);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.js';
+import { acquireDataDirLock, type DataDirLock } from './fs/index.js';
 import { GossipDriver } from './gossip/driver.js';
 import { GossipNode } from './gossip/node.js';
 import { LegacyGossiper } from './legacy/gossiper.js';
@@ -23,6 +24,7 @@ import { ConnectionTable } from './transport/connection-limit.js';
 import { PortListener } from './transport/port-listener.js';
 import { createTorrentsService } from './transport/torrents-service.js';
 import { TorrentManager } from './torrents/manager.js';
+import { TorrentStateDir } from './torrents/persist.js';
 import { VERSION } from './version.js';
 
 /** Longest a connection may take to send its first bytes, ms. */
@@ -57,6 +59,8 @@ export class Agent {
   private readonly legacyWriters: LegacyWriters;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
+  /** The data dir's LOCK, held from before the first write there until the stop ends. */
+  private dataDirLock: DataDirLock | undefined;
   /** "host:port" other agents dial: --advertise, with the bound port when it was 0. */
   advertise: string;
 
@@ -253,7 +257,32 @@ export class Agent {
 
   /** Creates the agent, binds its port and starts serving. */
   static async start(config: AgentConfig, log: Logger): Promise<Agent> {
+    // Before anything is written in the data dir (identity, cluster key, torrents).
+    const lock = acquireDataDirLock(config.torrents.dataDir, {
+      onLost: (holder) =>
+        log.error(
+          { data_dir: config.torrents.dataDir, holder },
+          'the data dir LOCK was taken by another agent',
+        ),
+    });
+    try {
+      return await Agent.startLocked(config, log, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+
+  private static async startLocked(
+    config: AgentConfig,
+    log: Logger,
+    lock: DataDirLock,
+  ): Promise<Agent> {
+    // Under the lock no live writer owns a temp file: what is there, a crash left.
+    const stale = new TorrentStateDir(config.torrents.dataDir).removeStaleTemps();
+    if (stale.length > 0) log.info({ files: stale }, 'removed temp files a crash left');
     const agent = new Agent(config, log);
+    agent.dataDirLock = lock;
     const addr = await agent.listener.listen();
     if (agent.advertise.endsWith(':0'))
       agent.advertise = `${agent.advertise.slice(0, -2)}:${addr.port}`;
@@ -418,6 +447,7 @@ export class Agent {
       this.legacy?.destroyAll();
       this.log.info({ security: this.securityRefusals() }, 'security counters');
       await closed;
+      this.dataDirLock?.release();
       this.log.info('stopped');
     })();
     return this.stopping;

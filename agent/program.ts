@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Agent } from './agent.js';
 import { buildConfig, FLAG_DEFAULTS, LOG_LEVELS, type RawAgentFlags } from './config.js';
 import { addClusterFlags } from './gossip/config.js';
+import { DataDirLockedError } from './fs/lock.js';
 import { ConfigError } from './errors.js';
 import { registerTorrentCommands } from './torrent/cli.js';
 import { addTorrentFlags } from './torrents/config.js';
@@ -246,6 +247,10 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof ConfigError) {
       process.stderr.write(`btagent: ${err.message}\n`);
       process.exit(EXIT.usage);
+    }
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(`btagent: ${err.message}\n`); // names the dir and the holder
+      process.exit(EXIT.failure);
     }
     process.stderr.write(`btagent: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(EXIT.failure);

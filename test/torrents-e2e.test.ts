@@ -12,12 +12,10 @@
  *   an agent that announces to the tracker and the overlay (`both`).
  */
 import { jest } from '@jest/globals';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../control/client.js';
 import { connectTorrents } from '../control/torrent-client.js';
-import { pieceHash, pieceSize } from '../agent/torrent/metainfo.js';
 import { TrackerServer } from '../agent/torrent/tracker-server.js';
 import {
   BTCTL,
@@ -27,7 +25,14 @@ import {
   startTorrentAgent,
   type AgentProcess,
 } from './helpers/agent-process.js';
-import { makeTorrent, randomFile, removeTemps, sameBytes, tmp } from './torrent/helpers.js';
+import {
+  makeTorrent,
+  piecesOnDisk,
+  randomFile,
+  removeTemps,
+  sameBytes,
+  tmp,
+} from './torrent/helpers.js';
 import { TestPeer } from './torrent/test-peer.js';
 
 jest.setTimeout(120_000);
@@ -221,13 +226,7 @@ it('an agent killed mid-download resumes from its data dir and requests no piece
   const before = seeder.requests.length;
 
   // What is on disk, judged independently of the agent's resume journal.
-  const partial = readFileSync(join(out, 'slow.bin'));
-  const onDisk = new Set<number>();
-  for (let i = 0; i < t.meta.pieceCount; i++) {
-    const start = i * t.meta.pieceLength;
-    const piece = partial.subarray(start, start + pieceSize(t.meta, i));
-    if (createHash('sha1').update(piece).digest().equals(pieceHash(t.meta, i))) onDisk.add(i);
-  }
+  const onDisk = piecesOnDisk(t.meta, join(out, 'slow.bin'));
   expect(onDisk.size).toBeGreaterThanOrEqual(20);
   expect(onDisk.size).toBeLessThan(t.meta.pieceCount);
 

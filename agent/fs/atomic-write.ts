@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fsyncSync,
+  linkSync,
   openSync,
   readdirSync,
   renameSync,
@@ -26,6 +27,11 @@ export const TEMP_MARK = '.tmp-';
 export interface AtomicWriteOptions {
   /** File mode of the new file (default 0o644; secrets use 0o600). */
   readonly mode?: number;
+  /**
+   * Never replace an existing file: the temp is hard-linked into place (link(2) fails
+   * with EEXIST), for keys that must not change under a process that created one first.
+   */
+  readonly exclusive?: boolean;
 }
 
 const DEFAULT_MODE = 0o644;
@@ -37,7 +43,8 @@ function tempPath(path: string): string {
   );
 }
 
-function fsyncDirSync(dir: string): void {
+/** fsyncs a directory, so the names created or renamed in it survive a power cut. */
+export function fsyncDirSync(dir: string): void {
   const fd = openSync(dir, fsConstants.O_RDONLY);
   try {
     fsyncSync(fd);
@@ -70,10 +77,10 @@ export function writeFileAtomicSync(
   }
   closeSync(fd);
   try {
-    renameSync(tmp, path);
-  } catch (err) {
+    if (options.exclusive === true) linkSync(tmp, path);
+    else renameSync(tmp, path);
+  } finally {
     rmSync(tmp, { force: true });
-    throw err;
   }
   fsyncDirSync(dirname(path));
 }
@@ -117,15 +124,18 @@ export function isAtomicTemp(name: string): boolean {
 /**
  * Removes the temp files a crash left in `dir` (call at start, while the
  * data dir's lock is held, so no live writer owns them). Returns their names.
+ * With `target`, only the temps of that one file name (its writer is the caller).
  */
-export function removeStaleTempsSync(dir: string): string[] {
+export function removeStaleTempsSync(dir: string, target?: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     return [];
   }
-  const stale = names.filter(isAtomicTemp);
+  const stale = names.filter(
+    (n) => isAtomicTemp(n) && (target === undefined || n.startsWith(target + TEMP_MARK)),
+  );
   for (const n of stale) rmSync(join(dir, n), { force: true });
   return stale;
 }

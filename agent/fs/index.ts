@@ -1,5 +1,6 @@
-/** Crash-safe file writes shared by every part that persists state. */
+/** Crash-safe file writes and the data directory's lock, shared by every part that persists state. */
 export {
+  fsyncDirSync,
   isAtomicTemp,
   removeStaleTemps,
   removeStaleTempsSync,
@@ -8,3 +9,15 @@ export {
   writeFileAtomicSync,
   type AtomicWriteOptions,
 } from './atomic-write.js';
+export {
+  acquireDataDirLock,
+  DataDirLock,
+  DataDirLockedError,
+  DEFAULT_LOCK_LEASE_MS,
+  LOCK_FILE,
+  lockHolderLive,
+  parseLockHolder,
+  type DataDirLockOptions,
+  type LockHolder,
+  type LockWorld,
+} from './lock.js';

@@ -4,8 +4,9 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../fs/index.js';
 
 /** The identity file inside `--data-dir`. */
 export const IDENTITY_FILE = 'identity.ed25519.pem';
@@ -54,8 +55,9 @@ export function loadOrCreateIdentity(dataDir: string): AgentIdentity {
     const { privateKey } = generateKeyPairSync('ed25519');
     const text = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     try {
-      // 'wx': never overwrite a key another process created meanwhile.
-      writeFileSync(path, text, { mode: 0o600, flag: 'wx' });
+      // Durable (a power cut right after the first start must not leave an empty key
+      // file) and exclusive: never overwrite a key another process created meanwhile.
+      writeFileAtomicSync(path, text, { mode: 0o600, exclusive: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateIdentity(dataDir);
       throw err;

@@ -8,14 +8,25 @@
 /** Why a message was refused. */
 export type ReplayRefusal = 'stale' | 'replayed';
 
+interface Entry {
+  readonly ts: number;
+  readonly nonce: string;
+}
+
 /**
  * Remembers the nonces of accepted messages for as long as their timestamps
- * are inside the window. When the table is full, the oldest nonce is forgotten
- * and `floor` rises to its timestamp: from then on nothing at or before that
- * time is accepted, so forgetting a nonce never lets its message in again.
+ * are inside the window. When the table is full, the nonce with the smallest
+ * timestamp is forgotten and `floor` rises to that timestamp: from then on
+ * nothing at or before that time is accepted. Every forgotten nonce has a
+ * timestamp at or below the floor (or outside the window), so forgetting one
+ * never lets its message in again. Evicting by arrival instead would let a
+ * delayed message (accepted late, small timestamp) stay while newer ones go,
+ * and raise the floor past messages still in flight.
  */
 export class ReplayGuard {
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new Set<string>();
+  /** Min-heap on timestamp: the same entries as `seen`. */
+  private readonly heap: Entry[] = [];
   private floor = -Infinity;
 
   constructor(
@@ -31,27 +42,67 @@ export class ReplayGuard {
     if (timestamp <= this.floor) return 'stale';
     if (this.seen.has(nonce)) return 'replayed';
     this.prune(now);
-    while (this.seen.size >= this.maxEntries) {
-      const [oldest, ts] = this.seen.entries().next().value as [string, number];
-      this.seen.delete(oldest);
-      if (ts > this.floor) this.floor = ts;
+    if (this.heap.length >= this.maxEntries && (this.heap[0]?.ts ?? Infinity) >= timestamp) {
+      // It would be the smallest, the one forgotten: accept it once, refuse its time on.
+      this.floor = timestamp;
+      return 'ok';
     }
-    this.seen.set(nonce, timestamp);
+    while (this.heap.length > 0 && this.heap.length >= this.maxEntries) {
+      const smallest = this.pop();
+      if (smallest.ts > this.floor) this.floor = smallest.ts;
+    }
+    this.push({ ts: timestamp, nonce });
     return 'ok';
   }
 
   /** Nonces remembered now. */
   get size(): number {
-    return this.seen.size;
+    return this.heap.length;
+  }
+
+  /** The timestamp at or before which everything is refused (-Infinity until the table fills). */
+  get refusedUpTo(): number {
+    return this.floor;
   }
 
   /** Forgets nonces whose timestamps left the window (they would be refused as stale anyway). */
   private prune(now: number): void {
     const limit = now - this.windowMs;
-    for (const [nonce, ts] of this.seen) {
-      // Arrival order is close to timestamp order; stop at the first fresh one.
-      if (ts >= limit) break;
-      this.seen.delete(nonce);
+    while (this.heap.length > 0 && this.heap[0]!.ts < limit) this.pop();
+  }
+
+  private push(e: Entry): void {
+    const h = this.heap;
+    this.seen.add(e.nonce);
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.ts <= e.ts) break;
+      h[i] = h[parent]!;
+      i = parent;
     }
+    h[i] = e;
+  }
+
+  private pop(): Entry {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const c = r < h.length && h[r]!.ts < h[l]!.ts ? r : l;
+        if (h[c]!.ts >= last.ts) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = last;
+    }
+    this.seen.delete(top.nonce);
+    return top;
   }
 }

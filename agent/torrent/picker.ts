@@ -331,6 +331,14 @@ export class PiecePicker {
     this.have.set(piece);
   }
 
+  /** A piece we had is gone (its data on disk no longer hashes): fetch it again. */
+  pieceLost(piece: number): void {
+    if (!this.have.clear(piece)) return;
+    this.cursor = 0;
+    this.order = new Int32Array(0); // rebuilt with it at the next pick
+    this.orderDirty = true;
+  }
+
   /**
    * The piece failed its hash check: it becomes pending again, to be fetched from a single
    * peer. Returns the ids of the peers that sent its blocks, one entry per block.

@@ -33,6 +33,7 @@ import {
 } from './peer-source.js';
 import { PiecePicker, Received, type PickerPeer } from './picker.js';
 import { ResumeJournal } from './resume.js';
+import { SuspectPieces } from './reverify.js';
 import { Storage } from './storage.js';
 import { TrackerClient } from './tracker.js';
 import {
@@ -189,6 +190,8 @@ export interface TorrentSessionEvents {
   progress: [Progress];
   complete: [];
   'peer-banned': [PeerAddr];
+  /** A journalled piece failed its re-verification after an unclean stop (reverify.ts). */
+  'piece-dropped': [number];
   error: [Error];
 }
 
@@ -207,7 +210,8 @@ export function makePeerId(): Buffer {
 
 /**
  * Downloads and seeds one torrent. Construct with `createTorrentSession`.
- * Events: `progress` (Progress), `complete`, `peer-banned` (PeerAddr), `error` (Error, fatal).
+ * Events: `progress` (Progress), `complete`, `peer-banned` (PeerAddr),
+ * `piece-dropped` (piece index), `error` (Error, fatal).
  */
 export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   readonly meta: Metainfo;
@@ -221,6 +225,10 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   private readonly maxMessageLength: number;
   private storage: Storage | null = null;
   private journal: ResumeJournal | null = null;
+  /** Journalled pieces not re-verified yet after an unclean stop (reverify.ts). */
+  private suspect: SuspectPieces | null = null;
+  /** Verified pieces whose write to disk has not completed: not served yet. */
+  private readonly unwritten = new Set<number>();
   private server: Server | null = null;
   private listenPort = 0;
   private readonly peers = new Map<number, PeerConnection>();
@@ -313,6 +321,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (this.o.listen) await this.listen(this.o.listen);
     // Already complete at start: seed; `completed` is only announced by a real download.
     if (this.picker.complete) this.completedAnnounced = true;
+    void this.suspect?.sweep(); // paused or not: it only reads the disk
     this.lastTick = this.now();
     this.timer = setInterval(() => this.tick(), 1000);
     if (this.wantPaused) {
@@ -344,6 +353,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
           .map((s) => this.announce(s, 'stopped', 3000).catch(() => undefined)),
       );
     await Promise.all([...this.pendingWrites]);
+    await this.suspect?.idle();
     await this.journal?.close(this.picker.complete && this.o.keepResumeState !== true);
     await this.storage?.close();
   }
@@ -430,14 +440,25 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     const trusted = new Set<number>();
     if (this.o.stateDir !== null) {
       const stateDir = this.o.stateDir ?? join(this.o.dir, '.btagent');
-      const { journal, verified } = ResumeJournal.open(
+      const { journal, verified, clean } = ResumeJournal.open(
         stateDir,
         this.meta.infoHash,
         this.meta.pieceCount,
+        { syncData: () => storage.sync(), onError: (e) => this.fail(e) },
       );
       this.journal = journal;
-      if (this.o.check !== 'full')
+      if (this.o.check !== 'full') {
         for (const i of verified) if (storage.mayHavePiece(i)) trusted.add(i);
+        // After an unclean stop: trusted for the picker, hashed before serving (reverify.ts).
+        if (!clean && trusted.size > 0)
+          this.suspect = new SuspectPieces(
+            trusted,
+            this.meta.pieceLength,
+            (i, scratch) => storage.checkPiece(i, scratch),
+            (i) => this.lostPiece(i),
+            () => this.state === 'stopped',
+          );
+      }
     }
     const scratch = Buffer.allocUnsafe(this.meta.pieceLength);
     let shown = this.now();
@@ -454,8 +475,24 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
         this.picker.pieceVerified(i);
         this.verifiedBytes += pieceSize(this.meta, i);
         if (!trusted.has(i)) this.journal?.record(i);
-      }
+      } else this.journal?.drop(i); // listed, but its data is gone or wrong
     }
+  }
+
+  /** A journalled piece whose data did not hash on re-verification: fetch it again. */
+  private lostPiece(i: number): void {
+    this.hashFailures++;
+    this.picker.pieceLost(i);
+    this.verifiedBytes -= pieceSize(this.meta, i);
+    this.storage?.forget(i);
+    this.journal?.drop(i);
+    this.emit('piece-dropped', i);
+    if (this.state === 'seeding') this.setState('downloading');
+    for (const p of this.peers.values()) {
+      if (p.handshake && p.has(i) && !p.amInterested) this.setInterested(p, true);
+      this.refill(p);
+    }
+    this.emitProgress();
   }
 
   private async listen(a: PeerAddr): Promise<void> {
@@ -981,13 +1018,16 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     }
     this.picker.pieceVerified(index);
     this.verifiedBytes += size;
+    this.unwritten.add(index);
     const w = this.storage!.writePiece(index, a.buf).then(
       () => {
+        this.unwritten.delete(index);
         this.releasePiece(a.buf);
         this.journal?.record(index);
         for (const p of this.peers.values()) if (p.handshake && !p.has(index)) p.sendHave(index);
       },
       (e: Error) => {
+        this.unwritten.delete(index);
         this.releasePiece(a.buf);
         this.fail(e instanceof StorageError ? e : new StorageError(e.message));
       },
@@ -1035,6 +1075,7 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     if (
       peer.amChoking ||
       !this.picker.have.has(r.index) ||
+      this.unwritten.has(r.index) ||
       peer.uploadQueue.length >= LIMITS.maxUploadQueue
     ) {
       if (peer.fast) peer.sendReject(r); // BEP 6: never leave a request unanswered
@@ -1055,6 +1096,10 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
           peer.writeBacklog < LIMITS.uploadBacklogBytes
         ) {
           const r = peer.uploadQueue.shift()!;
+          if (this.suspect?.has(r.index) && !(await this.suspect.verify(r.index))) {
+            if (peer.fast && !peer.closed) peer.sendReject(r); // it did not hash: never sent
+            continue;
+          }
           const data = await this.storage!.readBlock(r.index, r.begin, r.length);
           if (peer.closed || peer.amChoking) break;
           peer.sendPiece(r.index, r.begin, data);

@@ -24,14 +24,4 @@ export class TorrentExistsError extends Error {
  * The data directory is locked by another live agent process (two agents must not share
  * one, their resume state would interleave). Maps to FAILED_PRECONDITION.
  */
-export class DataDirLockedError extends Error {
-  override name = 'DataDirLockedError';
-  constructor(
-    readonly dir: string,
-    readonly pid: number,
-  ) {
-    super(
-      `data directory ${dir} is in use by another agent (pid ${pid}); give each agent its own --data-dir`,
-    );
-  }
-}
+export { DataDirLockedError } from '../fs/lock.js';

@@ -145,14 +145,8 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
   /** Loads and resumes the torrents of the data directory. */
   static async start(o: TorrentManagerOptions): Promise<TorrentManager> {
     const m = new TorrentManager(o);
+    // The data dir's LOCK is the Agent's, held since before anything was written here.
     if (!m.dir.hasTorrents()) return m;
-    try {
-      m.dir.lock();
-    } catch (err) {
-      // Another agent owns the directory: run without its torrents rather than not at all.
-      o.log.error({ err: (err as Error).message }, 'torrents not loaded');
-      return m;
-    }
     await m.ensureListener();
     for (const { entry, meta } of m.dir.load((file, err) =>
       o.log.warn({ file, err: err.message }, 'skipping unreadable torrent state'),
@@ -219,7 +213,6 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
         'max_torrents',
         `this agent runs its maximum of ${this.o.config.maxTorrents} torrents`,
       );
-    this.dir.lock();
     await this.ensureListener();
     if (this.torrents.has(id)) throw new TorrentExistsError(id); // raced with another add
     const entry: TorrentEntry = {
@@ -316,7 +309,7 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
 
   /**
    * Shutdown: tombstones every provider record (while gossip still runs), then stops
-   * the sessions (flushing resume journals) and the listener, and releases the lock.
+   * the sessions (flushing resume journals) and the listener.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -325,7 +318,6 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
     for (const t of this.torrents.values()) t.discovery?.withdraw();
     await Promise.all([...this.torrents.values()].map((t) => this.stopSession(t)));
     this.listener?.close();
-    this.dir.unlock();
   }
 
   // ---- internals ------------------------------------------------------------------------
@@ -452,6 +444,12 @@ export class TorrentManager extends EventEmitter<TorrentManagerEvents> {
       this.emit('update', this.view(t));
     });
     session.on('error', (err) => this.fail(t, session, err));
+    session.on('piece-dropped', (piece) =>
+      this.o.log.warn(
+        { info_hash: entry.id, piece },
+        'journalled piece did not hash after an unclean stop: fetching it again',
+      ),
+    );
     session.start().then(
       () => this.changed(t),
       (err: Error) => this.fail(t, session, err),

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTorrent } from '../torrent/create.js';
 import { parseMetainfo } from '../torrent/metainfo.js';
-import { DataDirLockedError } from './errors.js';
+import { TEMP_MARK } from '../fs/index.js';
 import { TorrentStateDir, type TorrentEntry } from './persist.js';
 
 let dir: string;
@@ -85,14 +85,20 @@ describe('TorrentStateDir', () => {
     expect(bad.sort()).toEqual([`${'0'.repeat(40)}.json`, `${'1'.repeat(40)}.json`]);
   });
 
-  it('refuses a directory locked by a live process and takes over a stale lock', () => {
+  it('removes the temp files a crash left in its directories, and nothing else', () => {
     const s = new TorrentStateDir(dir);
-    writeFileSync(join(dir, 'LOCK'), `${process.ppid}\n`); // alive, and not us
-    expect(() => s.lock()).toThrow(DataDirLockedError);
-    writeFileSync(join(dir, 'LOCK'), '999999999\n'); // no such process
-    s.lock();
-    expect(readFileSync(join(dir, 'LOCK'), 'utf8').trim()).toBe(String(process.pid));
-    s.unlock();
-    expect(existsSync(join(dir, 'LOCK'))).toBe(false);
+    const id = 'c'.repeat(40);
+    s.create(
+      { id, saveDir: '', discovery: 'both', paused: false, addedAt: 1, completedAt: 0 },
+      null,
+    );
+    mkdirSync(s.resumeDir, { recursive: true });
+    writeFileSync(join(s.torrentsDir, `${id}.json${TEMP_MARK}1-ab`), '{"torn');
+    writeFileSync(join(s.resumeDir, `${id}.resume${TEMP_MARK}1-cd`), 'x');
+    expect(s.removeStaleTemps().sort()).toEqual([
+      join(s.resumeDir, `${id}.resume${TEMP_MARK}1-cd`),
+      join(s.torrentsDir, `${id}.json${TEMP_MARK}1-ab`),
+    ]);
+    expect(s.has(id)).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * On-disk state of the agent's torrents, under `--data-dir`:
  *
- *   LOCK                      pid of the agent using the directory
+ *   LOCK                      the agent using the directory (agent/fs/lock.ts), held by
+ *                             the Agent for its whole life, taken before anything here
  *   torrents/<hex>.torrent    the .torrent bytes as added (never re-encoded); for a magnet
  *                             link, written once its metadata is fetched and verified (BEP 9:
  *                             the raw info dictionary + the link's trackers), so a restart
@@ -10,24 +11,15 @@
  *   resume/<hex>.resume       the engine's verified-piece journal (agent/torrent/resume.ts)
  *   downloads/                default save directory
  *
- * Settings are written atomically (temp file + rename), so a crash leaves the old or the
- * new version, never a torn one. Nothing is created until the first torrent is added.
+ * Settings and .torrent files are written atomically and durably (agent/fs/: temp file,
+ * fsync, rename, directory fsync), so a crash or power cut leaves the old or the new
+ * version, never a torn one; temps a crash left are removed at start (`removeStaleTemps`).
+ * Nothing is created until the first torrent is added.
  */
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeStaleTempsSync, writeFileAtomicSync } from '../fs/index.js';
 import { MAX_METAINFO_BYTES, parseMetainfo, type Metainfo } from '../torrent/metainfo.js';
-import { DataDirLockedError } from './errors.js';
 
 /** How a torrent finds peers. */
 export type Discovery = 'overlay' | 'tracker' | 'both';
@@ -54,19 +46,16 @@ export interface LoadedTorrent {
 
 const FORMAT = 1;
 
-/** The data directory's layout and its lock. */
+/** The data directory's layout. */
 export class TorrentStateDir {
   readonly torrentsDir: string;
   readonly resumeDir: string;
   readonly downloadsDir: string;
-  private readonly lockPath: string;
-  private locked = false;
 
   constructor(readonly root: string) {
     this.torrentsDir = join(root, 'torrents');
     this.resumeDir = join(root, 'resume');
     this.downloadsDir = join(root, 'downloads');
-    this.lockPath = join(root, 'LOCK');
   }
 
   /** True when the directory holds torrent state (so it must be locked and loaded). */
@@ -79,44 +68,13 @@ export class TorrentStateDir {
   }
 
   /**
-   * Takes the directory's lock (idempotent). A lock left by a dead process is taken over;
-   * one held by a live process throws DataDirLockedError.
+   * Removes the temp files a crash left (settings, .torrent, resume journals). Call at
+   * start with the data dir's LOCK held, so no live writer owns them. Returns their paths.
    */
-  lock(): void {
-    if (this.locked) return;
-    mkdirSync(this.root, { recursive: true });
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(this.lockPath, 'wx');
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        this.locked = true;
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const pid = Number(readFileSync(this.lockPath, 'utf8').trim());
-      if (pid === process.pid) {
-        this.locked = true;
-        return;
-      }
-      if (Number.isInteger(pid) && pid > 0 && alive(pid))
-        throw new DataDirLockedError(this.root, pid);
-      rmSync(this.lockPath, { force: true }); // stale: its agent is gone
-    }
-    throw new DataDirLockedError(this.root, -1);
-  }
-
-  /** Releases the lock if this process holds it. */
-  unlock(): void {
-    if (!this.locked) return;
-    this.locked = false;
-    try {
-      if (Number(readFileSync(this.lockPath, 'utf8').trim()) === process.pid)
-        rmSync(this.lockPath, { force: true });
-    } catch {
-      // already gone
-    }
+  removeStaleTemps(): string[] {
+    return [this.root, this.torrentsDir, this.resumeDir].flatMap((d) =>
+      removeStaleTempsSync(d).map((n) => join(d, n)),
+    );
   }
 
   /**
@@ -166,13 +124,16 @@ export class TorrentStateDir {
   /** Stores a torrent's .torrent bytes (e.g. a magnet link's fetched metadata). */
   saveTorrent(id: string, torrentBytes: Uint8Array): void {
     mkdirSync(this.torrentsDir, { recursive: true });
-    atomicWrite(join(this.torrentsDir, `${id}.torrent`), torrentBytes);
+    writeFileAtomicSync(join(this.torrentsDir, `${id}.torrent`), torrentBytes);
   }
 
   /** Rewrites a torrent's settings. */
   save(entry: TorrentEntry): void {
     const body = { format: FORMAT, ...entry };
-    atomicWrite(join(this.torrentsDir, `${entry.id}.json`), JSON.stringify(body, null, 2) + '\n');
+    writeFileAtomicSync(
+      join(this.torrentsDir, `${entry.id}.json`),
+      JSON.stringify(body, null, 2) + '\n',
+    );
   }
 
   /** Forgets a torrent: settings, .torrent and resume journal. */
@@ -186,22 +147,6 @@ export class TorrentStateDir {
   /** True when a settings file for the id exists. */
   has(id: string): boolean {
     return existsSync(join(this.torrentsDir, `${id}.json`));
-  }
-}
-
-function atomicWrite(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

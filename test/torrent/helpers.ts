@@ -3,14 +3,19 @@
  * ports, child processes with line capture, and our own CLI (from dist/, built by `npm test`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTorrent, withTrackers } from '../../agent/torrent/create.js';
-import { parseMetainfo, type Metainfo } from '../../agent/torrent/metainfo.js';
+import {
+  parseMetainfo,
+  pieceHash,
+  pieceSize,
+  type Metainfo,
+} from '../../agent/torrent/metainfo.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** `btagent` as users run it (download and seed go straight to the torrent commands). */
@@ -241,4 +246,21 @@ export async function until(f: () => boolean, timeoutMs: number, what: string): 
     if (Date.now() > end) throw new Error(`timeout: ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The pieces of a single-file torrent whose bytes in `file` hash right (none if absent). */
+export function piecesOnDisk(meta: Metainfo, file: string): Set<number> {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch {
+    return new Set();
+  }
+  const ok = new Set<number>();
+  for (let i = 0; i < meta.pieceCount; i++) {
+    const start = i * meta.pieceLength;
+    const piece = data.subarray(start, start + pieceSize(meta, i));
+    if (createHash('sha1').update(piece).digest().equals(pieceHash(meta, i))) ok.add(i);
+  }
+  return ok;
 }

@@ -97,13 +97,18 @@ describe('tools/deploy/stack.yml', () => {
     expect(flag('--bootstrap')).toBe('dns:tasks.btagent:6000');
     expect(flag('--listen')).toBe('0.0.0.0:6000');
     expect(flag('--peer-port')).toBe('6881');
-    // The data dir is a volume, so identity and torrents survive task replacement.
+    // The data dir is a per-slot dir on a volume, so identity and torrents survive task
+    // replacement, and two tasks on one node never share one (nor a node id).
+    const env = environment(y);
+    const dataDir = env.get('BTAGENT_DATA_DIR') ?? '';
+    expect(flag('--data-dir')).toBeUndefined();
+    expect(dataDir).toBe('/var/lib/btoverlay/{{.Task.Slot}}');
     expect(y).toContain(
-      `type: volume\n        source: btoverlay-data\n        target: ${flag('--data-dir')}\n`,
+      `type: volume\n        source: btoverlay-data\n        target: /var/lib/btoverlay\n`,
     );
+    expect(env.get('BTAGENT_NODE_ID')).toBe('{{.Node.Hostname}}-{{.Task.Slot}}');
     // Every /run/secrets/X a flag or variable names is a secret mounted as X.
     const targets = new Set([...y.matchAll(/^\s+target: (btoverlay_\w+)$/gm)].map((m) => m[1]));
-    const env = environment(y);
     const paths = [...command, ...env.values()].flatMap((v) =>
       [...v.matchAll(/\/run\/secrets\/(\w+)/g)].map((m) => m[1]),
     );

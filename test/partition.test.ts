@@ -1,6 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BTAGENT, BTCTL, eventually, randomInfoHash } from './helpers/agent-process.js';
+import { requireTools } from './helpers/tools.js';
+
+requireTools('ip');
 
 /**
  * A network partition between two groups of real agents, made with network

@@ -10,7 +10,7 @@
  * active. Everything here is idempotent and quick when already done.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inSubnet } from '../../tools/deploy/entrypoint.js';
 
@@ -119,6 +119,24 @@ async function startDockerd(logDir: string): Promise<ChildProcess> {
   return child;
 }
 
+/** The host's IPv4 forwarding switch and iptables FORWARD policy, to put back later. */
+interface Forwarding {
+  ipForward: string;
+  policy: string | undefined;
+}
+
+async function hostForwarding(): Promise<Forwarding> {
+  const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  const r = await sh('iptables', ['-S', 'FORWARD']);
+  const policy = /^-P FORWARD (\w+)/m.exec(r.stdout)?.[1];
+  return { ipForward, policy };
+}
+
+async function restoreForwarding(f: Forwarding): Promise<void> {
+  if (f.policy !== undefined) await sh('iptables', ['-P', 'FORWARD', f.policy]);
+  writeFileSync('/proc/sys/net/ipv4/ip_forward', `${f.ipForward}\n`);
+}
+
 /** Fails unless `subnets` (of an engine this test did not start) are all in 198.19.0.0/16. */
 function checkSubnets(what: string, subnets: string[]): void {
   const outside = subnets.filter((s) => !inSubnet(s.split('/')[0]!, DOCKER_NET.all));
@@ -147,7 +165,8 @@ async function subnetsOf(network: string): Promise<string[]> {
 
 /** Makes sure an engine answers and a swarm is active, both in 198.19.0.0/16. */
 export async function ensureSwarm(logDir: string): Promise<Engine> {
-  const dockerd = (await engineAnswers()) ? undefined : await startDockerd(logDir);
+  const before = (await engineAnswers()) ? undefined : await hostForwarding();
+  const dockerd = before === undefined ? undefined : await startDockerd(logDir);
   if (dockerd === undefined) checkSubnets('bridge network', await subnetsOf('bridge'));
   const versions = `client ${await docker(['version', '--format', '{{.Client.Version}}'])}, engine ${await docker(['version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})'])}`;
 
@@ -209,6 +228,8 @@ export async function ensureSwarm(logDir: string): Promise<Engine> {
       );
       await gone;
       clearTimeout(t);
+      // dockerd sets FORWARD to DROP and turns forwarding on, and leaves both so.
+      if (before !== undefined) await restoreForwarding(before);
     },
   };
 }

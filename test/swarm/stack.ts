@@ -184,3 +184,63 @@ export async function removeStack(name: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/** `docker stack deploy` of `files` as `name`, with BTOVERLAY_IMAGE=`image`. */
+export async function stackDeploy(name: string, files: string[], image: string): Promise<void> {
+  const r = await sh(
+    'docker',
+    ['stack', 'deploy', '--resolve-image', 'never', ...files.flatMap((f) => ['-c', f]), name],
+    {
+      env: { ...process.env, BTOVERLAY_IMAGE: image },
+    },
+  );
+  if (r.code !== 0) throw new Error(`docker stack deploy ${name}: ${r.stderr}`);
+}
+
+/** An agent container beside the service on its overlay network (not a task). */
+export async function runBeside(
+  network: string,
+  name: string,
+  image: string,
+  args: string[],
+  mounts: string[] = [],
+): Promise<void> {
+  await sh('docker', ['rm', '-f', name]);
+  await docker([
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--network',
+    network,
+    ...mounts,
+    // The entrypoint finds this container's overlay address as it does a task's.
+    '-e',
+    'BTAGENT_SWARM_SERVICE=btagent',
+    image,
+    'run',
+    '--listen',
+    '0.0.0.0:6000',
+    '--bootstrap',
+    'dns:tasks.btagent:6000',
+    '--data-dir',
+    `/tmp/${name}`,
+    '--node-id',
+    name,
+    ...args,
+  ]);
+}
+
+export async function isRunning(container: string): Promise<boolean> {
+  const r = await sh('docker', ['inspect', '--format', '{{.State.Running}}', container]);
+  return r.stdout.trim() === 'true';
+}
+
+/** Every task's member list: all `ids` alive. */
+export async function allSeeAlive(containers: TaskContainer[], ids: string[]): Promise<boolean> {
+  for (const t of containers) {
+    const alive = (await membersOf(t.id)).filter((m) => m.state === 'alive').map((m) => m.node_id);
+    if (!ids.every((id) => alive.includes(id))) return false;
+  }
+  return true;
+}

@@ -5,20 +5,20 @@
  * host-mode ports, dns:tasks bootstrap, a volume at the data dir, secrets where
  * the flags point), and uses only flags and variables that `btagent run`
  * accepts; the Dockerfile's HEALTHCHECK command really tells a serving agent from
- * a missing one. The image itself cannot be built here (no Docker engine).
+ * a missing one. test/swarm/ builds the image and deploys the stack.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BTAGENT, ROOT, run, startAgent, type AgentProcess } from './helpers/agent-process.js';
+import { requireTools } from './helpers/tools.js';
 
 const STACK = join(ROOT, 'tools', 'deploy', 'stack.yml');
 const STACK_TLS = join(ROOT, 'tools', 'deploy', 'stack.tls.yml');
-const hasDocker = spawnSync('docker', ['--version']).status === 0;
-const withDocker = hasDocker ? it : it.skip;
-if (!hasDocker) console.warn('deploy.test: no docker CLI on this machine; stack checks skipped');
+// `docker stack config` needs only the CLI (no engine); npm test's pretest installs it.
+requireTools('docker');
 
 /** `docker stack config` of the given files: the normalised compose file. */
 function stackConfig(...files: string[]): string {
@@ -69,12 +69,12 @@ function agentHelp(): { flags: Set<string>; envs: Set<string> } {
 }
 
 describe('tools/deploy/stack.yml', () => {
-  withDocker('is valid to docker stack config, alone and with the mTLS file', () => {
+  it('is valid to docker stack config, alone and with the mTLS file', () => {
     expect(() => stackConfig(STACK)).not.toThrow();
     expect(() => stackConfig(STACK, STACK_TLS)).not.toThrow();
   });
 
-  withDocker('runs one agent per node, reachable on the node, upgraded one node at a time', () => {
+  it('runs one agent per node, reachable on the node, upgraded one node at a time', () => {
     const y = stackConfig(STACK);
     expect(y).toMatch(/^\s+mode: global$/m);
     // Every published port in host mode (no ingress mesh: real client addresses).
@@ -88,7 +88,7 @@ describe('tools/deploy/stack.yml', () => {
     expect(y).toMatch(/limits:\n\s+cpus: .*\n\s+memory: /);
   });
 
-  withDocker('gives the flags what they point at: bootstrap, data volume, secrets', () => {
+  it('gives the flags what they point at: bootstrap, data volume, secrets', () => {
     const y = stackConfig(STACK, STACK_TLS);
     const command = listUnder(y, 'command');
     expect(command[0]).toBe('run');
@@ -97,13 +97,18 @@ describe('tools/deploy/stack.yml', () => {
     expect(flag('--bootstrap')).toBe('dns:tasks.btagent:6000');
     expect(flag('--listen')).toBe('0.0.0.0:6000');
     expect(flag('--peer-port')).toBe('6881');
-    // The data dir is a volume, so identity and torrents survive task replacement.
+    // The data dir is a per-slot dir on a volume, so identity and torrents survive task
+    // replacement, and two tasks on one node never share one (nor a node id).
+    const env = environment(y);
+    const dataDir = env.get('BTAGENT_DATA_DIR') ?? '';
+    expect(flag('--data-dir')).toBeUndefined();
+    expect(dataDir).toBe('/var/lib/btoverlay/{{.Task.Slot}}');
     expect(y).toContain(
-      `type: volume\n        source: btoverlay-data\n        target: ${flag('--data-dir')}\n`,
+      `type: volume\n        source: btoverlay-data\n        target: /var/lib/btoverlay\n`,
     );
+    expect(env.get('BTAGENT_NODE_ID')).toBe('{{.Node.Hostname}}-{{.Task.Slot}}');
     // Every /run/secrets/X a flag or variable names is a secret mounted as X.
     const targets = new Set([...y.matchAll(/^\s+target: (btoverlay_\w+)$/gm)].map((m) => m[1]));
-    const env = environment(y);
     const paths = [...command, ...env.values()].flatMap((v) =>
       [...v.matchAll(/\/run\/secrets\/(\w+)/g)].map((m) => m[1]),
     );
@@ -112,7 +117,7 @@ describe('tools/deploy/stack.yml', () => {
     expect(flag('--cluster-key')).toBe('/run/secrets/btoverlay_cluster_key');
   });
 
-  withDocker('uses only flags and environment variables btagent accepts', () => {
+  it('uses only flags and environment variables btagent accepts', () => {
     const { flags, envs } = agentHelp();
     const y = stackConfig(STACK, STACK_TLS);
     const used = listUnder(y, 'command')

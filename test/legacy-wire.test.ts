@@ -12,6 +12,9 @@ import {
   startAgent,
   type AgentProcess,
 } from './helpers/agent-process.js';
+import { requireTools } from './helpers/tools.js';
+
+requireTools('/usr/bin/python3');
 
 /** What the server did with one request. */
 interface Exchange {

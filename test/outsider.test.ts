@@ -1,5 +1,8 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { createOutsider, type Outsider } from './helpers/outsider.js';
+import { requireTools } from './helpers/tools.js';
+
+requireTools('ip');
 
 /** The outsider helper really is another host: the server sees its address, not loopback. */
 const outsider: Outsider | undefined = createOutsider();

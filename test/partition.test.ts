@@ -7,6 +7,9 @@ import {
   randomInfoHash,
   testAgentFlags,
 } from './helpers/agent-process.js';
+import { requireTools } from './helpers/tools.js';
+
+requireTools('ip');
 
 /**
  * A network partition between two groups of real agents, made with network

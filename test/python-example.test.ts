@@ -4,6 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../control/client.js';
 import { randomInfoHash, ROOT, startAgent } from './helpers/agent-process.js';
+import { requireTools } from './helpers/tools.js';
+
+requireTools(
+  'protoc',
+  '/usr/bin/grpc_python_plugin',
+  '/usr/bin/python3',
+  'python3:grpc',
+  'python3:google.protobuf',
+);
 
 // Other languages reach agents through proto/: this generates Python stubs with
 // Debian's protoc and grpc_python_plugin (installed by .ci/run) and runs the example.

@@ -9,6 +9,9 @@ import {
   type AgentProcess,
 } from './helpers/agent-process.js';
 import { legacyExchange, makeTestPki, type TestPki } from './helpers/security.js';
+import { requireTools } from './helpers/tools.js';
+
+requireTools('openssl');
 
 /**
  * Optional mTLS for gRPC on the one port: a TLS ClientHello goes to grpc-js's

@@ -28,6 +28,9 @@ import {
 } from './torrent/helpers.js';
 
 import { jest } from '@jest/globals';
+import { requireTools } from './helpers/tools.js';
+
+requireTools('aria2c', 'transmission-cli', '/usr/bin/python3', 'python3:libtorrent');
 
 jest.setTimeout(90_000);
 

@@ -33,6 +33,9 @@ import {
   sameBytes,
   tmp,
 } from './torrent/helpers.js';
+import { requireTools } from './helpers/tools.js';
+
+requireTools('aria2c');
 
 jest.setTimeout(60_000);
 

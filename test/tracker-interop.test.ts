@@ -24,7 +24,10 @@ import {
   until,
   transmissionArgs,
 } from './torrent/helpers.js';
+import { requireTools } from './helpers/tools.js';
 import { parseMetainfo } from '../agent/torrent/metainfo.js';
+
+requireTools('aria2c', 'transmission-cli', '/usr/bin/python3', 'python3:libtorrent');
 
 jest.setTimeout(120_000);
 

@@ -24,6 +24,9 @@ import {
   SYSTEM_PYTHON,
   Proc,
 } from './torrent/helpers.js';
+import { requireTools } from './helpers/tools.js';
+
+requireTools('/usr/bin/python3', 'python3:libtorrent');
 
 jest.setTimeout(120_000);
 

@@ -56,7 +56,12 @@ function issue(dir: string, name: string, ca: string, cn: string): void {
     `${name}.csr`,
   ]);
   // Agents are both servers and clients of each other; SANs cover the test addresses.
-  const sans = ['DNS:localhost', ...Array.from({ length: 9 }, (_, i) => `IP:127.0.0.${i + 1}`)];
+  // DNS:btagent: the name the Swarm stack's agents check each other's certificates for.
+  const sans = [
+    'DNS:localhost',
+    'DNS:btagent',
+    ...Array.from({ length: 9 }, (_, i) => `IP:127.0.0.${i + 1}`),
+  ];
   writeFileSync(
     join(dir, `${name}.ext`),
     `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`,

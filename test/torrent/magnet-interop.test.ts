@@ -34,6 +34,9 @@ import {
   until,
 } from './helpers.js';
 import { MetadataPeer } from './metadata-peer.js';
+import { requireTools } from '../helpers/tools.js';
+
+requireTools('aria2c', '/usr/bin/python3', 'python3:libtorrent');
 
 jest.setTimeout(60_000);
 

@@ -294,6 +294,7 @@ export class Agent {
       const synced = this.gossip?.joinSynced ?? true;
       if (synced || Date.now() - started >= timeoutMs) {
         if (!synced) this.log.warn({ timeout_ms: timeoutMs }, 'serving before the join sync ended');
+        else this.log.info({ waited_ms: Date.now() - started }, 'serving');
         this.grpc.setServing();
         return;
       }

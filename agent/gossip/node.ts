@@ -58,11 +58,6 @@ export interface GossipOptions {
    * check) CPU so that a repair never starves lookups.
    */
   readonly repairRecordsPerSec: number;
-  /**
-   * Repair CPU budget: records this agent hashes into digests per second for the
-   * exchanges it starts. A back-to-back exchange waits until the budget allows it.
-   */
-  readonly repairHashesPerSec: number;
   /** While replicas differ, the next exchange with that member starts this soon. */
   readonly resyncMs: number;
   /** Fingerprints per version-2 sync message. */
@@ -93,10 +88,6 @@ export const DEFAULT_GOSSIP_OPTIONS: GossipOptions = Object.freeze({
   digestRecordsPerBucket: 32,
   // ≈ 1 MB/s at ~100 B a record, and well under what one core verifies (Ed25519).
   repairRecordsPerSec: 10_000,
-  // A digest hashes the whole store at ~0.5-2 µs a record (one core): 250 000 a second keeps
-  // the digests of back-to-back repair under about a third of a core, e.g. ≤ 2.5 exchanges a
-  // second with a 100 000-record store.
-  repairHashesPerSec: 250_000,
   resyncMs: 100,
   maxSyncFingerprints: 32_768,
   deferMergeRecords: 0,
@@ -166,7 +157,6 @@ export class GossipNode {
   private readonly toldDead = new Map<string, number>();
   private syncRounds = 0;
   private readonly repairSend: RepairBudget;
-  private readonly repairHash: RepairBudget;
   /** Exchanges still owed after the gossip queue dropped records (see dropMostSent). */
   private repairDebt = 0;
   /** Records of the last digest: sizes the next one. */
@@ -195,7 +185,6 @@ export class GossipNode {
     this.nextSyncAt = now + Math.floor(random() * options.syncIntervalMs);
     this.nextJoinAt = now;
     this.repairSend = new RepairBudget(options.repairRecordsPerSec, now);
-    this.repairHash = new RepairBudget(options.repairHashesPerSec, now);
     replica.onChange((key, record, source) => this.onRecordChange(key, record, source));
   }
 
@@ -506,7 +495,6 @@ export class GossipNode {
     );
     const digest = this.replica.store.digest(cutoff, buckets);
     this.lastDigestRecords = digest.records;
-    this.repairHash.spend(digest.records, now);
     if (this.sessions.size >= 64) this.sessions.clear(); // bounded; stale sessions are harmless
     this.sessions.set(to, { cutoff, started: now, join });
     this.counters.syncsStarted++;
@@ -530,11 +518,7 @@ export class GossipNode {
     if (differed) this.resyncWith = addr;
     else if (this.repairDebt > 0) this.repairDebt--;
     else return;
-    const wait = Math.max(
-      this.options.resyncMs,
-      this.repairSend.waitMs(now),
-      this.repairHash.waitMs(now, this.lastDigestRecords),
-    );
+    const wait = Math.max(this.options.resyncMs, this.repairSend.waitMs(now));
     this.nextSyncAt = Math.min(this.nextSyncAt, now + wait);
   }
 

@@ -4,7 +4,6 @@ import type { MemberUpdate } from '../membership/types.js';
 import type { Replica } from '../replica.js';
 import {
   DEFAULT_DIGEST_BUCKETS,
-  bucketOf as bucketOfKey,
   differingBuckets,
   digestCutoff,
   validBucketCount,
@@ -58,6 +57,13 @@ export interface GossipOptions {
    * check) CPU so that a repair never starves lookups.
    */
   readonly repairRecordsPerSec: number;
+  /**
+   * Repair CPU budget: records this agent fingerprints per second in version-2
+   * exchanges (as initiator and as responder). Caps the fingerprints of one
+   * exchange and spaces back-to-back exchanges, so that repair during a burst —
+   * when almost every bucket differs — never takes over the event loop.
+   */
+  readonly repairFingerprintsPerSec: number;
   /** While replicas differ, the next exchange with that member starts this soon. */
   readonly resyncMs: number;
   /** Fingerprints per version-2 sync message. */
@@ -88,6 +94,8 @@ export const DEFAULT_GOSSIP_OPTIONS: GossipOptions = Object.freeze({
   digestRecordsPerBucket: 32,
   // ≈ 1 MB/s at ~100 B a record, and well under what one core verifies (Ed25519).
   repairRecordsPerSec: 10_000,
+  // A fingerprint costs ~1-2 µs (the record hash): ≤ 10-20 % of a core.
+  repairFingerprintsPerSec: 100_000,
   resyncMs: 100,
   maxSyncFingerprints: 32_768,
   deferMergeRecords: 0,
@@ -157,6 +165,7 @@ export class GossipNode {
   private readonly toldDead = new Map<string, number>();
   private syncRounds = 0;
   private readonly repairSend: RepairBudget;
+  private readonly repairHash: RepairBudget;
   /** Exchanges still owed after the gossip queue dropped records (see dropMostSent). */
   private repairDebt = 0;
   /** Records of the last digest: sizes the next one. */
@@ -185,6 +194,7 @@ export class GossipNode {
     this.nextSyncAt = now + Math.floor(random() * options.syncIntervalMs);
     this.nextJoinAt = now;
     this.repairSend = new RepairBudget(options.repairRecordsPerSec, now);
+    this.repairHash = new RepairBudget(options.repairFingerprintsPerSec, now);
     replica.onChange((key, record, source) => this.onRecordChange(key, record, source));
   }
 
@@ -518,7 +528,11 @@ export class GossipNode {
     if (differed) this.resyncWith = addr;
     else if (this.repairDebt > 0) this.repairDebt--;
     else return;
-    const wait = Math.max(this.options.resyncMs, this.repairSend.waitMs(now));
+    const wait = Math.max(
+      this.options.resyncMs,
+      this.repairSend.waitMs(now),
+      this.repairHash.waitMs(now),
+    );
     this.nextSyncAt = Math.min(this.nextSyncAt, now + wait);
   }
 
@@ -655,27 +669,31 @@ export class GossipNode {
     const store = this.replica.store;
     const mine = store.digest(cutoff, b.buckets);
     const differing = differingBuckets(mine.bucketHashes, b.bucketHashes);
-    // Whole buckets while their fingerprints fit; the rest waits for the next exchange.
-    const byBucket = new Map<number, RecordSet[]>();
-    const all = store.recordsInBuckets(new Set(differing), b.buckets, cutoff, Infinity).sets;
-    for (const set of all) {
-      const k = bucketOfKey(set.key, b.buckets);
-      const list = byBucket.get(k);
-      if (list === undefined) byBucket.set(k, [set]);
-      else list.push(set);
-    }
+    // Whole buckets while their fingerprints fit the message and the budget, from a
+    // random start (a burst keeps the first buckets differing; the rest must get a
+    // turn); the rest waits for the next exchange.
+    const cap = Math.min(
+      this.options.maxSyncFingerprints,
+      Math.max(0, Math.floor(this.repairHash.available(now))),
+    );
     const want: number[] = [];
-    const fingerprints: string[] = [];
+    let planned = 0;
     let more = false;
-    for (const k of differing) {
-      const fps = fingerprintsOf(byBucket.get(k) ?? []);
-      if (want.length > 0 && fingerprints.length + fps.length > this.options.maxSyncFingerprints) {
+    const start = Math.floor(this.random() * differing.length);
+    for (let i = 0; i < differing.length; i++) {
+      const k = differing[(start + i) % differing.length];
+      const n = mine.bucketCounts[k] ?? 0;
+      if (want.length > 0 && planned + n > cap) {
         more = true;
         break;
       }
       want.push(k);
-      for (const f of fps) fingerprints.push(f);
+      planned += n;
     }
+    const fingerprints = fingerprintsOf(
+      store.recordsInBuckets(new Set(want), b.buckets, cutoff, Infinity).sets,
+    );
+    this.repairHash.spend(fingerprints.length, now);
     this.counters.repairFingerprintsSent += fingerprints.length;
     session.want = new Set(want);
     session.buckets = b.buckets;
@@ -698,8 +716,14 @@ export class GossipNode {
     cutoff: number,
     now: number,
   ): void {
+    if (this.repairHash.available(now) <= 0) {
+      // Out of repair CPU for now: the initiator comes back (more) once it can.
+      this.send(env.fromAddr, { ...emptySync(4, cutoff, b.buckets), more: true, version: 2 });
+      return;
+    }
     const theirs = new Set(b.fingerprints ?? []);
     const sets = this.replica.store.recordsInBuckets(wanted, b.buckets, cutoff, Infinity).sets;
+    this.repairHash.spend(countRecords(sets), now);
     const matched = new Set<string>();
     const picked = pickRecords(
       sets,
@@ -747,6 +771,7 @@ export class GossipNode {
         cutoff,
         Infinity,
       ).sets;
+      this.repairHash.spend(countRecords(sets), now);
       const picked = pickRecords(sets, (fp) => need.has(fp), this.repairAllowance(now));
       sentMore = picked.more;
       sent = picked.count;

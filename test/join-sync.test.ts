@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { connect, type AgentClient } from '../control/client.js';
 import { btctl, randomInfoHash, startAgent, type AgentProcess } from './helpers/agent-process.js';
-import { tempDir, writeKeyFile } from './helpers/security.js';
+import { keyedAgentFlags, randomClusterKeyFile, tempDir } from './helpers/security.js';
 
 /**
  * A joining agent is complete before it says SERVING (issue 13): agent A holds
@@ -19,21 +17,10 @@ const PER_HASH = 5;
 
 describe('join sync', () => {
   const dir = tempDir('join');
-  const key = writeKeyFile(dir, 'cluster.key', [
-    execFileSync('openssl', ['rand', '-hex', '32'], { encoding: 'utf8' }).trim(),
-  ]);
+  const key = randomClusterKeyFile(dir);
   const agents: AgentProcess[] = [];
   const clients: AgentClient[] = [];
-  const flags = (name: string): string[] => [
-    '--node-id',
-    name,
-    '--cluster-key',
-    key,
-    '--data-dir',
-    join(dir, name),
-    '--peer-port',
-    '0',
-  ];
+  const flags = (name: string): string[] => keyedAgentFlags(dir, key, name);
   const start = async (name: string, host: string, extra: string[] = []) => {
     const a = await startAgent([...flags(name), ...extra], { host });
     agents.push(a);

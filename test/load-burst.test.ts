@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type AgentClient } from '../control/client.js';
 import { runWrk, wrkAnnounceScript, wrkPort, wrkTorrent } from '../tools/load/wrk-announce.js';
 import { btctl, randomInfoHash, startAgent, type AgentProcess } from './helpers/agent-process.js';
-import { tempDir, writeKeyFile } from './helpers/security.js';
+import { keyedAgentFlags, randomClusterKeyFile, tempDir } from './helpers/security.js';
 
 /**
  * Issue 17: three agents, a burst of 50 000 announces at one of them (40 000 as
@@ -26,9 +25,7 @@ const GRPC_TORRENTS = 500;
 
 describe('a write burst at one of three agents', () => {
   const dir = tempDir('burst');
-  const key = writeKeyFile(dir, 'cluster.key', [
-    execFileSync('openssl', ['rand', '-hex', '32'], { encoding: 'utf8' }).trim(),
-  ]);
+  const key = randomClusterKeyFile(dir);
   const agents: AgentProcess[] = [];
   const clients: AgentClient[] = [];
 
@@ -40,14 +37,7 @@ describe('a write burst at one of three agents', () => {
 
   it('converges within 3 anti-entropy rounds, and every provider is answered everywhere', async () => {
     const flags = (name: string): string[] => [
-      '--node-id',
-      name,
-      '--cluster-key',
-      key,
-      '--data-dir',
-      join(dir, name),
-      '--peer-port',
-      '0',
+      ...keyedAgentFlags(dir, key, name),
       '--full-sync-interval',
       `${SYNC_MS}ms`,
       '--ttl',

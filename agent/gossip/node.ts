@@ -107,6 +107,14 @@ interface QueuedRecord {
   transmits: number;
 }
 
+/** One received sync message being handled: the message, its body, the clamped cutoff, now. */
+interface SyncStep {
+  readonly env: Envelope;
+  readonly b: SyncBody;
+  readonly cutoff: number;
+  readonly now: number;
+}
+
 interface SyncSession {
   cutoff: number;
   started: number;
@@ -219,8 +227,7 @@ export class GossipNode {
     if (this.backlogCount > 0) return false;
     if (this.joinState !== 'pending') return true;
     return (
-      this.membership.activeCount() === 0 &&
-      this.bootstrap.every((a) => this.unreachable.has(a))
+      this.membership.activeCount() === 0 && this.bootstrap.every((a) => this.unreachable.has(a))
     );
   }
 
@@ -581,7 +588,7 @@ export class GossipNode {
         const session = this.sessions.get(env.fromAddr);
         if (session === undefined || session.cutoff !== b.cutoff) return;
         this.applyList(b.members, env, now);
-        if (v2) return this.phase2v2(env, b, session, cutoff, now);
+        if (v2) return this.phase2v2({ env, b, cutoff, now }, session);
         this.sessions.delete(env.fromAddr);
         let want: number[] = [];
         let records: RecordSet[] = [];
@@ -616,7 +623,7 @@ export class GossipNode {
         const wanted = new Set(
           b.want.filter((x) => Number.isInteger(x) && x >= 0 && x < b.buckets),
         );
-        if (v2) return this.phase3v2(env, b, wanted, cutoff, now);
+        if (v2) return this.phase3v2({ env, b, cutoff, now }, wanted);
         const got = store.recordsInBuckets(wanted, b.buckets, cutoff, this.repairAllowance(now));
         this.spendRepair(countRecords(got.sets), 0, now);
         this.send(env.fromAddr, {
@@ -630,7 +637,7 @@ export class GossipNode {
         this.mergeSets(b.records, env.fromId, true);
         const session = this.sessions.get(env.fromAddr);
         if (v2 && session !== undefined && session.cutoff === b.cutoff) {
-          return this.phase4v2(env, b, session, cutoff, now);
+          return this.phase4v2({ env, b, cutoff, now }, session);
         }
         if (b.more) {
           this.resyncWith = env.fromAddr;
@@ -645,13 +652,7 @@ export class GossipNode {
   }
 
   /** Initiator, version 2: the responder's bucket hashes → fingerprints of ours that differ. */
-  private phase2v2(
-    env: Envelope,
-    b: SyncBody,
-    session: SyncSession,
-    cutoff: number,
-    now: number,
-  ): void {
+  private phase2v2({ env, b, cutoff, now }: SyncStep, session: SyncSession): void {
     if (b.bucketHashes.length !== b.buckets) {
       // Records agree (maybe only members differed): the exchange is over.
       this.sessions.delete(env.fromAddr);
@@ -709,13 +710,7 @@ export class GossipNode {
   }
 
   /** Responder, version 2: our records the initiator lacks, and the fingerprints we lack. */
-  private phase3v2(
-    env: Envelope,
-    b: SyncBody,
-    wanted: ReadonlySet<number>,
-    cutoff: number,
-    now: number,
-  ): void {
+  private phase3v2({ env, b, cutoff, now }: SyncStep, wanted: ReadonlySet<number>): void {
     if (this.repairHash.available(now) <= 0) {
       // Out of repair CPU for now: the initiator comes back (more) once it can.
       this.send(env.fromAddr, { ...emptySync(4, cutoff, b.buckets), more: true, version: 2 });
@@ -753,13 +748,7 @@ export class GossipNode {
   }
 
   /** Initiator, version 2: the responder's records are merged; send the ones it lacks. */
-  private phase4v2(
-    env: Envelope,
-    b: SyncBody,
-    session: SyncSession,
-    cutoff: number,
-    now: number,
-  ): void {
+  private phase4v2({ env, b, cutoff, now }: SyncStep, session: SyncSession): void {
     this.sessions.delete(env.fromAddr);
     const need = new Set(b.fingerprints ?? []);
     let sentMore = false;

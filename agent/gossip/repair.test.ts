@@ -88,7 +88,7 @@ describe('anti-entropy version 2', () => {
     const net = new Net();
     const opts = { syncIntervalMs: 60_000, maxQueuedRecords: 50 };
     const a = net.add('a', opts);
-    const b = net.add('b', opts, ['a']);
+    net.add('b', opts, ['a']);
     const c = net.add('c', opts, ['a']);
     net.run(2000);
     // c hears no gossip at all: only anti-entropy can bring it the records.

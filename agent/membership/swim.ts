@@ -569,7 +569,8 @@ export class Membership {
       target: body.target,
       expires: now + this.options.probeTimeoutMs + this.options.indirectTimeoutMs,
       // memberlist: a nack at 80 % of the requester's indirect wait.
-      nackAt: body.nack === true ? now + Math.floor(0.8 * this.options.indirectTimeoutMs) : undefined,
+      nackAt:
+        body.nack === true ? now + Math.floor(0.8 * this.options.indirectTimeoutMs) : undefined,
     });
     return [{ to: body.targetAddr, body: { type: 'ping', seq, target: body.target } }];
   }

@@ -80,7 +80,8 @@ export function runBurst(
   const want = held()[origin.index];
   const missingAtEnd = held().reduce((n, h) => n + Math.max(0, want - h), 0);
   const agree = (): boolean => {
-    const cutoff = sim.now + 60_000;
+    // One fixed cutoff (every record is live then: TTL 1 h) lets unchanged stores reuse their digest.
+    const cutoff = START + 1_800_000;
     const root = origin.replica.store.digest(cutoff, 256).root;
     return sim.agents.every((a) => a.replica.store.digest(cutoff, 256).root === root);
   };
@@ -90,7 +91,7 @@ export function runBurst(
       agreeAt = sim.now;
       break;
     }
-    sim.runUntil(sim.now + 100);
+    sim.runUntil(sim.now + 250);
   }
   return {
     records,

@@ -330,7 +330,7 @@ export class Agent {
       ttlMs: config.store.ttlMs,
       log,
     });
-    agent.grpc.setServing();
+    agent.serveWhenJoined(config.cluster.joinSyncTimeoutMs);
     log.info(
       {
         addr: `${addr.host}:${addr.port}`,
@@ -357,6 +357,27 @@ export class Agent {
       );
     }
     return agent;
+  }
+
+  /**
+   * Health turns SERVING once the agent holds what the cluster holds: at once for a
+   * lone agent, else after its first full sync or `timeoutMs` (issue 13), polled.
+   */
+  private serveWhenJoined(timeoutMs: number): void {
+    const started = Date.now();
+    const check = (): void => {
+      if (this.stopping !== undefined) return;
+      const synced = this.gossip?.joinSynced ?? true;
+      if (synced || Date.now() - started >= timeoutMs) {
+        if (!synced) this.log.warn({ timeout_ms: timeoutMs }, 'serving before the join sync ended');
+        else this.log.info({ waited_ms: Date.now() - started }, 'serving');
+        this.grpc.setServing();
+        return;
+      }
+      const t = setTimeout(check, 50);
+      t.unref();
+    };
+    check();
   }
 
   /**

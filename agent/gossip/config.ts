@@ -17,6 +17,11 @@ export interface ClusterConfig {
   readonly driver: Omit<GossipDriverOptions, 'maxMessageBytes'>;
   /** `udp`: SWIM probes as datagrams on the agent's port number (default); `grpc`: all over gRPC. */
   readonly probeTransport: 'udp' | 'grpc';
+  /**
+   * A joining agent reports NOT_SERVING until its first full sync is done, or this
+   * long at most (then it serves what it has, and repair completes it).
+   */
+  readonly joinSyncTimeoutMs: number;
 }
 
 /** Cluster flags of `btagent run` as strings (all optional; defaults below). */
@@ -32,6 +37,7 @@ export interface RawClusterFlags {
   bootstrapResolveInterval?: string;
   leaveWait?: string;
   probeTransport?: string;
+  joinSyncTimeout?: string;
 }
 
 /** Defaults of the cluster flags. */
@@ -47,6 +53,10 @@ export const CLUSTER_FLAG_DEFAULTS = {
   bootstrapResolveInterval: '30s',
   leaveWait: '1s',
   probeTransport: 'udp',
+  // A full pull moves ~10 000 records a second (the repair budget): 30 s covers a
+  // store of a few hundred thousand records, and stays within a Docker
+  // HEALTHCHECK's usual start period.
+  joinSyncTimeout: '30s',
 } as const satisfies Required<RawClusterFlags>;
 
 function count(text: string, name: string, min: number, max: number): number {
@@ -93,6 +103,7 @@ export function buildClusterConfig(
   }
   return {
     probeTransport,
+    joinSyncTimeoutMs: dur(raw.joinSyncTimeout, d.joinSyncTimeout, '--join-sync-timeout', 0),
     membership: {
       ...DEFAULT_MEMBERSHIP_OPTIONS,
       probeIntervalMs,
@@ -110,6 +121,8 @@ export function buildClusterConfig(
       syncIntervalMs,
       fanout: count(raw.fanout ?? d.fanout, '--fanout', 1, 64),
       digestBuckets,
+      // The agent merges big anti-entropy batches in chunks between probes (driver).
+      deferMergeRecords: 256,
     },
     driver: {
       rpcTimeoutMs: Math.max(2000, probeIntervalMs),
@@ -211,6 +224,14 @@ export function addClusterFlags(cmd: Command): Command {
         'SWIM probes as UDP datagrams on the same port number, or over gRPC',
         'BTAGENT_PROBE_TRANSPORT',
         d.probeTransport,
+      ),
+    )
+    .addOption(
+      f(
+        '--join-sync-timeout <duration>',
+        'a joining agent is NOT_SERVING until its first full sync, or this long at most',
+        'BTAGENT_JOIN_SYNC_TIMEOUT',
+        d.joinSyncTimeout,
       ),
     );
 }

@@ -44,6 +44,9 @@ export interface GossipDriverOptions {
   readonly onDroppedUpdate?: (reason: MemberUpdateDrop) => void;
 }
 
+/** Anti-entropy records merged per event-loop turn (≈ 10-30 ms with signature checks). */
+const MERGE_CHUNK_RECORDS = 256;
+
 /** Messages per Exchange call, sent or accepted. */
 export const MAX_MESSAGES_PER_EXCHANGE = 64;
 
@@ -59,6 +62,7 @@ export class GossipDriver {
   private timer: NodeJS.Timeout | undefined;
   private resolveTimer: NodeJS.Timeout | undefined;
   private flushQueued = false;
+  private mergeQueued = false;
   private stopped = false;
   private readonly inflight = new Set<Promise<void>>();
   private datagrams: DatagramTransport | undefined;
@@ -145,6 +149,7 @@ export class GossipDriver {
       }
     }
     this.dispatch(others);
+    this.queueMerge();
     this.schedule();
     return replies;
   }
@@ -225,6 +230,23 @@ export class GossipDriver {
     this.datagrams?.stop();
   }
 
+  /**
+   * Merges the node's anti-entropy backlog a chunk per event-loop turn
+   * (setImmediate runs after pending I/O), so that a large repair never holds
+   * probe datagrams and lookups behind it.
+   */
+  private queueMerge(): void {
+    if (this.mergeQueued || this.stopped || this.node.backlogRecords === 0) return;
+    this.mergeQueued = true;
+    setImmediate(() => {
+      this.mergeQueued = false;
+      if (this.stopped) return;
+      this.node.mergeBacklog(MERGE_CHUNK_RECORDS);
+      this.dispatch(this.node.drain());
+      this.queueMerge();
+    });
+  }
+
   private queueFlush(): void {
     if (this.flushQueued || this.stopped) return;
     this.flushQueued = true;
@@ -258,7 +280,7 @@ export class GossipDriver {
     const datagrams = new Map<string, ClusterMessage[]>();
     for (const o of out) {
       const t = o.env.body.type;
-      const probe = t === 'ping' || t === 'ack' || t === 'ping-req';
+      const probe = t === 'ping' || t === 'ack' || t === 'nack' || t === 'ping-req';
       const map = this.datagrams !== undefined && probe && o.reliable !== true ? datagrams : byPeer;
       const list = map.get(o.to);
       const wire = envelopeToWire(o.env);
@@ -289,10 +311,13 @@ export class GossipDriver {
       .then((replies) => {
         if (this.stopped) return;
         this.dispatch(this.receiveAll(replies, 'reply', addr));
+        this.queueMerge();
         this.schedule();
       })
       .catch((err: unknown) => {
-        // SWIM judges silence by its own timers; a failed call is just silence.
+        // SWIM judges silence by its own timers; a failed call is just silence
+        // (and, while joining, tells the node that this bootstrap address is not there).
+        this.node.noteUnreachable(addr);
         this.log.trace({ peer: addr, err: (err as Error).message }, 'cluster call failed');
       })
       .finally(() => this.inflight.delete(p));

@@ -18,7 +18,7 @@ export interface RecordSet {
 /** Anti-entropy, push-pull over digests (see cluster.proto `Sync`). */
 export interface SyncBody {
   readonly type: 'sync';
-  readonly phase: 1 | 2 | 3 | 4;
+  readonly phase: 1 | 2 | 3 | 4 | 5;
   readonly cutoff: number;
   readonly buckets: number;
   /** Phase 1 and 2: the sender's records root (16 hex digits). */
@@ -34,6 +34,10 @@ export interface SyncBody {
   /** Phase 3/4: records of differing buckets. */
   readonly records: readonly RecordSet[];
   readonly more: boolean;
+  /** 2 for the fingerprint exchange (cluster.proto `Sync`); 0 (or absent) for the first. */
+  readonly version?: number;
+  /** Version 2: phase 3 the initiator's record fingerprints, phase 4 those the responder lacks. */
+  readonly fingerprints?: readonly string[];
 }
 
 /** What a cluster message is. */

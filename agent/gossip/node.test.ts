@@ -1,70 +1,8 @@
-import { Replica } from '../replica.js';
 import { infoHashKey, type InfoHashKey } from '../store/infohash.js';
-import { Store } from '../store/store.js';
 import type { MemberUpdate } from '../membership/types.js';
 import type { Envelope, Outbound, SyncBody } from './messages.js';
-import { DEFAULT_GOSSIP_OPTIONS, GossipNode, type GossipOptions } from './node.js';
-
-/**
- * The gossip state machine driven directly, in virtual time, with a network that
- * delivers (or drops) every message at once: no sockets, no timers.
- */
-class Net {
-  now = 1_700_000_000_000;
-  readonly nodes = new Map<string, GossipNode>();
-  /** Messages delivered, as [from, to, body type]. */
-  readonly log: [string, string, string][] = [];
-  /** Return true to lose a message. */
-  drop: (from: string, o: Outbound) => boolean = () => false;
-
-  add(name: string, options: Partial<GossipOptions> = {}, bootstrap: string[] = []): GossipNode {
-    const addr = `${name}:6000`;
-    const replica = new Replica(new Store(), name, () => this.now);
-    let seed = name.charCodeAt(0) * 7919;
-    const random = (): number => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed / 2147483648;
-    };
-    const node = new GossipNode(
-      replica,
-      addr,
-      this.now,
-      { ...DEFAULT_GOSSIP_OPTIONS, ...options },
-      undefined,
-      random,
-    );
-    node.setBootstrap(bootstrap.map((b) => `${b}:6000`));
-    this.nodes.set(addr, node);
-    return node;
-  }
-
-  /** Delivers `out` (sent by `from`) and every reply, transitively. */
-  deliver(from: string, out: Outbound[]): void {
-    const queue: [string, Outbound][] = out.map((o) => [from, o]);
-    for (let n = 0; queue.length > 0; n++) {
-      if (n > 100_000) throw new Error('message storm');
-      const [src, o] = queue.shift()!;
-      if (this.drop(src, o)) continue;
-      const to = this.nodes.get(o.to);
-      if (to === undefined) continue;
-      this.log.push([src, o.to, o.env.body.type]);
-      for (const r of to.receive(o.env, this.now)) queue.push([o.to, r]);
-    }
-  }
-
-  /** Advances virtual time in 10 ms steps, ticking every node. */
-  run(ms: number): void {
-    for (let t = 0; t < ms; t += 10) {
-      this.now += 10;
-      for (const [addr, node] of this.nodes) this.deliver(addr, node.tick(this.now));
-    }
-  }
-
-  announce(node: GossipNode, key: InfoHashKey, addr: string): void {
-    node.replica.announce(key, { addr, peerId: '-BT0001-000000000000', left: 0 });
-    this.deliver(node.addr, node.drain());
-  }
-}
+import { DEFAULT_GOSSIP_OPTIONS, type GossipNode, type GossipOptions } from './node.js';
+import { Net } from './test-net.js';
 
 const key = (n: number): InfoHashKey => infoHashKey(Buffer.alloc(20, n));
 const has = (node: GossipNode, k: InfoHashKey, addr: string): boolean =>

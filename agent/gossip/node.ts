@@ -11,6 +11,7 @@ import {
 import type { InfoHashKey } from '../store/infohash.js';
 import type { ProviderRecord } from '../store/record.js';
 import type { Body, Envelope, Outbound, RecordSet, SyncBody } from './messages.js';
+import { RepairBudget, bucketsFor, fingerprintsOf, pickRecords } from './repair.js';
 
 /** Dissemination and anti-entropy settings. Defaults in DEFAULT_GOSSIP_OPTIONS. */
 export interface GossipOptions {
@@ -45,6 +46,34 @@ export interface GossipOptions {
    * that tail in milliseconds instead of a round.
    */
   readonly followUpMs: number;
+  /**
+   * The digest grows with the store: the initiator picks the smallest power of two
+   * ≥ digestBuckets that keeps about this many records per bucket (≤ 4096).
+   */
+  readonly digestRecordsPerBucket: number;
+  /**
+   * Repair budget: records this agent sends in anti-entropy per second (token bucket,
+   * one second deep). Bounds repair bandwidth and the receivers' merge (signature
+   * check) CPU so that a repair never starves lookups.
+   */
+  readonly repairRecordsPerSec: number;
+  /**
+   * Repair CPU budget: records this agent fingerprints per second in version-2
+   * exchanges (as initiator and as responder). Caps the fingerprints of one
+   * exchange and spaces back-to-back exchanges, so that repair during a burst —
+   * when almost every bucket differs — never takes over the event loop.
+   */
+  readonly repairFingerprintsPerSec: number;
+  /** While replicas differ, the next exchange with that member starts this soon. */
+  readonly resyncMs: number;
+  /** Fingerprints per version-2 sync message. */
+  readonly maxSyncFingerprints: number;
+  /**
+   * Anti-entropy records beyond this many per message are merged later in chunks
+   * (`mergeBacklog`, driven by the agent's event loop) so that probes are answered
+   * between them. 0 merges everything at once (the simulator).
+   */
+  readonly deferMergeRecords: number;
 }
 
 /** Defaults: memberlist's LAN profile, with anti-entropy every 10 s instead of 30 s. */
@@ -62,6 +91,14 @@ export const DEFAULT_GOSSIP_OPTIONS: GossipOptions = Object.freeze({
   maxSyncRecords: 5000,
   joinRetryMs: 1000,
   followUpMs: 40,
+  digestRecordsPerBucket: 32,
+  // ≈ 1 MB/s at ~100 B a record, and well under what one core verifies (Ed25519).
+  repairRecordsPerSec: 10_000,
+  // A fingerprint costs ~1-2 µs (the record hash): ≤ 10-20 % of a core.
+  repairFingerprintsPerSec: 100_000,
+  resyncMs: 100,
+  maxSyncFingerprints: 32_768,
+  deferMergeRecords: 0,
 });
 
 interface QueuedRecord {
@@ -70,9 +107,22 @@ interface QueuedRecord {
   transmits: number;
 }
 
+/** One received sync message being handled: the message, its body, the clamped cutoff, now. */
+interface SyncStep {
+  readonly env: Envelope;
+  readonly b: SyncBody;
+  readonly cutoff: number;
+  readonly now: number;
+}
+
 interface SyncSession {
   cutoff: number;
   started: number;
+  /** Version 2: the buckets asked for in phase 3 (for phase 5). */
+  want?: ReadonlySet<number>;
+  buckets?: number;
+  /** Started while this agent had not yet completed its first full sync. */
+  join: boolean;
 }
 
 /** Counters for metrics and the simulator. */
@@ -81,6 +131,11 @@ export interface GossipCounters {
   recordsSent: number;
   syncsStarted: number;
   syncsDiffering: number;
+  /** Records sent in anti-entropy (repair), and record fingerprints. */
+  repairRecordsSent: number;
+  repairFingerprintsSent: number;
+  /** Records dropped from a full gossip queue before they had been sent enough. */
+  queueDropped: number;
 }
 
 /**
@@ -98,6 +153,9 @@ export class GossipNode {
     recordsSent: 0,
     syncsStarted: 0,
     syncsDiffering: 0,
+    repairRecordsSent: 0,
+    repairFingerprintsSent: 0,
+    queueDropped: 0,
   };
   private readonly queue = new Map<string, QueuedRecord>();
   private eagerRecords: QueuedRecord[] = [];
@@ -114,6 +172,17 @@ export class GossipNode {
   private resyncWith: string | undefined;
   private readonly toldDead = new Map<string, number>();
   private syncRounds = 0;
+  private readonly repairSend: RepairBudget;
+  private readonly repairHash: RepairBudget;
+  /** Exchanges still owed after the gossip queue dropped records (see dropMostSent). */
+  private repairDebt = 0;
+  /** Records of the last digest: sizes the next one. */
+  private lastDigestRecords = 0;
+  /** Anti-entropy records waiting to be merged (deferMergeRecords), oldest first. */
+  private backlog: { sets: RecordSet[]; source: string; count: number }[] = [];
+  private backlogCount = 0;
+  private joinState: 'none' | 'pending' | 'done' = 'none';
+  private readonly unreachable = new Set<string>();
 
   constructor(
     readonly replica: Replica,
@@ -132,6 +201,8 @@ export class GossipNode {
     this.nextGossipAt = now + options.gossipIntervalMs;
     this.nextSyncAt = now + Math.floor(random() * options.syncIntervalMs);
     this.nextJoinAt = now;
+    this.repairSend = new RepairBudget(options.repairRecordsPerSec, now);
+    this.repairHash = new RepairBudget(options.repairFingerprintsPerSec, now);
     replica.onChange((key, record, source) => this.onRecordChange(key, record, source));
   }
 
@@ -142,6 +213,27 @@ export class GossipNode {
   /** Replaces the bootstrap list ("host:port"; DNS names already resolved by the driver). */
   setBootstrap(addrs: readonly string[]): void {
     this.bootstrap = addrs.filter((a) => a !== this.addr);
+    if (this.joinState === 'none' && this.bootstrap.length > 0) this.joinState = 'pending';
+  }
+
+  /**
+   * Whether this agent holds what the cluster holds: it had nothing to join
+   * (no bootstrap), every bootstrap address was unreachable while it knew no
+   * member (a lone first agent), or its first full exchange completed (every
+   * record of a member pulled, no margin left out). The agent reports
+   * NOT_SERVING until then (or a bounded time).
+   */
+  get joinSynced(): boolean {
+    if (this.backlogCount > 0) return false;
+    if (this.joinState !== 'pending') return true;
+    return (
+      this.membership.activeCount() === 0 && this.bootstrap.every((a) => this.unreachable.has(a))
+    );
+  }
+
+  /** The driver could not reach `addr` (connection refused, timeout). */
+  noteUnreachable(addr: string): void {
+    if (this.joinState === 'pending' && this.bootstrap.includes(addr)) this.unreachable.add(addr);
   }
 
   /** The earliest time `tick` has something to do. */
@@ -176,6 +268,10 @@ export class GossipNode {
       }
     }
 
+    // Digests would differ until the backlog is merged: exchanging now would resend it.
+    if (now >= this.nextSyncAt && this.backlogCount > 0) {
+      this.nextSyncAt = now + this.options.resyncMs;
+    }
     if (now >= this.nextSyncAt) {
       // Jitter keeps agents started together from syncing in lockstep.
       this.nextSyncAt =
@@ -200,6 +296,9 @@ export class GossipNode {
         break;
       case 'ack':
         for (const s of this.membership.onAck(b, now)) this.sendProbe(s);
+        break;
+      case 'nack':
+        this.membership.onNack(b);
         break;
       case 'ping-req':
         for (const s of this.membership.onPingReq(env.fromAddr, b, now)) this.sendProbe(s);
@@ -337,8 +436,49 @@ export class GossipNode {
     this.emit(env.fromAddr, { type: 'push' }, [], 0, [u], true);
   }
 
-  private mergeSets(sets: readonly RecordSet[], source: string): void {
+  /**
+   * Merges records. Anti-entropy batches (`sync`) above deferMergeRecords go to the
+   * backlog instead (bounded: past MAX_BACKLOG records they are dropped, and the
+   * next exchange finds them again), for the driver to merge in chunks.
+   */
+  private mergeSets(sets: readonly RecordSet[], source: string, sync = false): void {
+    const defer = this.options.deferMergeRecords;
+    if (sync && defer > 0) {
+      const count = countRecords(sets);
+      if (count > defer || this.backlogCount > 0) {
+        if (this.backlogCount + count > MAX_BACKLOG) return;
+        this.backlog.push({ sets: [...sets], source, count });
+        this.backlogCount += count;
+        return;
+      }
+    }
     for (const s of sets) for (const r of s.records) this.replica.mergeRemote(s.key, r, source);
+  }
+
+  /** Anti-entropy records waiting to be merged. */
+  get backlogRecords(): number {
+    return this.backlogCount;
+  }
+
+  /**
+   * Merges up to about `max` backlog records (whole info hashes). The driver calls
+   * it from setImmediate until it returns 0, so probes are answered in between.
+   */
+  mergeBacklog(max: number): number {
+    let done = 0;
+    while (done < max && this.backlog.length > 0) {
+      const batch = this.backlog[0];
+      const s = batch.sets.pop();
+      if (s === undefined) {
+        this.backlog.shift();
+        continue;
+      }
+      for (const r of s.records) this.replica.mergeRemote(s.key, r, batch.source);
+      done += s.records.length;
+      batch.count -= s.records.length;
+      this.backlogCount -= s.records.length;
+    }
+    return this.backlogCount;
   }
 
   private syncTarget(): string | undefined {
@@ -360,17 +500,61 @@ export class GossipNode {
   }
 
   private startSync(to: string, now: number): void {
-    const cutoff = digestCutoff(now, this.options.digestMarginMs, this.options.digestAlignMs);
-    const buckets = this.options.digestBuckets;
+    const join = this.joinState === 'pending';
+    // The first full sync leaves nothing out: every record live now is pulled.
+    const cutoff = join
+      ? now
+      : digestCutoff(now, this.options.digestMarginMs, this.options.digestAlignMs);
+    const buckets = bucketsFor(
+      this.lastDigestRecords,
+      this.options.digestRecordsPerBucket,
+      this.options.digestBuckets,
+    );
     const digest = this.replica.store.digest(cutoff, buckets);
+    this.lastDigestRecords = digest.records;
     if (this.sessions.size >= 64) this.sessions.clear(); // bounded; stale sessions are harmless
-    this.sessions.set(to, { cutoff, started: now });
+    this.sessions.set(to, { cutoff, started: now, join });
     this.counters.syncsStarted++;
+    // While repairing, a lost reply must not park repair for a whole interval.
+    if (join || this.repairDebt > 0 || this.resyncWith !== undefined)
+      this.nextSyncAt = Math.min(this.nextSyncAt, now + Math.max(1000, this.options.resyncMs));
     this.send(to, {
       ...emptySync(1, cutoff, buckets),
       root: digest.root,
       membersRoot: this.membership.membersRoot(),
+      version: 2,
     });
+  }
+
+  /**
+   * One exchange is over. If records differed, the next one with the same member
+   * starts as soon as the repair budgets allow; after the gossip queue dropped
+   * records, exchanges go on with random members until `repairDebt` clean ones.
+   */
+  private syncDone(addr: string, differed: boolean, now: number): void {
+    if (differed) this.resyncWith = addr;
+    else if (this.repairDebt > 0) this.repairDebt--;
+    else return;
+    const wait = Math.max(
+      this.options.resyncMs,
+      this.repairSend.waitMs(now),
+      this.repairHash.waitMs(now),
+    );
+    this.nextSyncAt = Math.min(this.nextSyncAt, now + wait);
+  }
+
+  /** Records this agent may still send in repair now (the budget, ≤ maxSyncRecords). */
+  private repairAllowance(now: number): number {
+    return Math.max(
+      0,
+      Math.min(this.options.maxSyncRecords, Math.floor(this.repairSend.available(now))),
+    );
+  }
+
+  private spendRepair(records: number, fingerprints: number, now: number): void {
+    this.repairSend.spend(records, now);
+    this.counters.repairRecordsSent += records;
+    this.counters.repairFingerprintsSent += fingerprints;
   }
 
   private onSync(env: Envelope, b: SyncBody, now: number): void {
@@ -381,27 +565,31 @@ export class GossipNode {
       b.cutoff,
       now + this.options.digestMarginMs + this.options.digestAlignMs,
     );
+    const v2 = (b.version ?? 0) >= 2;
     const store = this.replica.store;
     switch (b.phase) {
       case 1: {
         const mine = store.digest(cutoff, b.buckets);
         const membersDiffer = b.membersRoot !== this.membership.membersRoot();
         const recordsDiffer = b.root !== mine.root;
-        if (!membersDiffer && !recordsDiffer) return;
-        this.counters.syncsDiffering++;
+        // Version 2 hears "in sync" too, so that it can stop repairing (and finish a join).
+        if (!membersDiffer && !recordsDiffer && !v2) return;
+        if (membersDiffer || recordsDiffer) this.counters.syncsDiffering++;
         this.send(env.fromAddr, {
           ...emptySync(2, cutoff, b.buckets),
           root: mine.root,
           bucketHashes: recordsDiffer ? mine.bucketHashes : [],
           members: membersDiffer ? this.membership.snapshot() : [],
+          version: v2 ? 2 : 0,
         });
         return;
       }
       case 2: {
         const session = this.sessions.get(env.fromAddr);
         if (session === undefined || session.cutoff !== b.cutoff) return;
-        this.sessions.delete(env.fromAddr);
         this.applyList(b.members, env, now);
+        if (v2) return this.phase2v2({ env, b, cutoff, now }, session);
+        this.sessions.delete(env.fromAddr);
         let want: number[] = [];
         let records: RecordSet[] = [];
         let more = false;
@@ -412,10 +600,11 @@ export class GossipNode {
             new Set(want),
             b.buckets,
             cutoff,
-            this.options.maxSyncRecords,
+            this.repairAllowance(now),
           );
           records = got.sets;
           more = got.more;
+          this.spendRepair(countRecords(records), 0, now);
         }
         if (more) this.resyncWith = env.fromAddr;
         this.send(env.fromAddr, {
@@ -429,12 +618,14 @@ export class GossipNode {
       }
       case 3: {
         this.applyList(b.members, env, now);
-        this.mergeSets(b.records, env.fromId);
+        this.mergeSets(b.records, env.fromId, true);
         if (b.want.length === 0) return;
         const wanted = new Set(
           b.want.filter((x) => Number.isInteger(x) && x >= 0 && x < b.buckets),
         );
-        const got = store.recordsInBuckets(wanted, b.buckets, cutoff, this.options.maxSyncRecords);
+        if (v2) return this.phase3v2({ env, b, cutoff, now }, wanted);
+        const got = store.recordsInBuckets(wanted, b.buckets, cutoff, this.repairAllowance(now));
+        this.spendRepair(countRecords(got.sets), 0, now);
         this.send(env.fromAddr, {
           ...emptySync(4, cutoff, b.buckets),
           records: got.sets,
@@ -443,14 +634,147 @@ export class GossipNode {
         return;
       }
       case 4: {
-        this.mergeSets(b.records, env.fromId);
+        this.mergeSets(b.records, env.fromId, true);
+        const session = this.sessions.get(env.fromAddr);
+        if (v2 && session !== undefined && session.cutoff === b.cutoff) {
+          return this.phase4v2({ env, b, cutoff, now }, session);
+        }
         if (b.more) {
           this.resyncWith = env.fromAddr;
           this.nextSyncAt = now;
         }
         return;
       }
+      case 5:
+        this.mergeSets(b.records, env.fromId, true);
+        return;
     }
+  }
+
+  /** Initiator, version 2: the responder's bucket hashes → fingerprints of ours that differ. */
+  private phase2v2({ env, b, cutoff, now }: SyncStep, session: SyncSession): void {
+    if (b.bucketHashes.length !== b.buckets) {
+      // Records agree (maybe only members differed): the exchange is over.
+      this.sessions.delete(env.fromAddr);
+      if (session.join) this.joinState = 'done';
+      if (b.members.length > 0) {
+        this.send(env.fromAddr, {
+          ...emptySync(3, cutoff, b.buckets),
+          members: this.membership.snapshot(),
+          version: 2,
+        });
+      }
+      this.syncDone(env.fromAddr, false, now);
+      return;
+    }
+    const store = this.replica.store;
+    const mine = store.digest(cutoff, b.buckets);
+    const differing = differingBuckets(mine.bucketHashes, b.bucketHashes);
+    // Whole buckets while their fingerprints fit the message and the budget, from a
+    // random start (a burst keeps the first buckets differing; the rest must get a
+    // turn); the rest waits for the next exchange.
+    const cap = Math.min(
+      this.options.maxSyncFingerprints,
+      Math.max(0, Math.floor(this.repairHash.available(now))),
+    );
+    const want: number[] = [];
+    let planned = 0;
+    let more = false;
+    const start = Math.floor(this.random() * differing.length);
+    for (let i = 0; i < differing.length; i++) {
+      const k = differing[(start + i) % differing.length];
+      const n = mine.bucketCounts[k] ?? 0;
+      if (want.length > 0 && planned + n > cap) {
+        more = true;
+        break;
+      }
+      want.push(k);
+      planned += n;
+    }
+    const fingerprints = fingerprintsOf(
+      store.recordsInBuckets(new Set(want), b.buckets, cutoff, Infinity).sets,
+    );
+    this.repairHash.spend(fingerprints.length, now);
+    this.counters.repairFingerprintsSent += fingerprints.length;
+    session.want = new Set(want);
+    session.buckets = b.buckets;
+    if (more) session.join = false; // not everything was compared: not yet complete
+    this.send(env.fromAddr, {
+      ...emptySync(3, cutoff, b.buckets),
+      want,
+      fingerprints,
+      more,
+      members: b.members.length > 0 ? this.membership.snapshot() : [],
+      version: 2,
+    });
+  }
+
+  /** Responder, version 2: our records the initiator lacks, and the fingerprints we lack. */
+  private phase3v2({ env, b, cutoff, now }: SyncStep, wanted: ReadonlySet<number>): void {
+    if (this.repairHash.available(now) <= 0) {
+      // Out of repair CPU for now: the initiator comes back (more) once it can.
+      this.send(env.fromAddr, { ...emptySync(4, cutoff, b.buckets), more: true, version: 2 });
+      return;
+    }
+    const theirs = new Set(b.fingerprints ?? []);
+    const sets = this.replica.store.recordsInBuckets(wanted, b.buckets, cutoff, Infinity).sets;
+    this.repairHash.spend(countRecords(sets), now);
+    const matched = new Set<string>();
+    const picked = pickRecords(
+      sets,
+      (fp) => {
+        if (!theirs.has(fp)) return true;
+        matched.add(fp);
+        return false;
+      },
+      this.repairAllowance(now),
+    );
+    // `matched` is complete only when every record was looked at.
+    const need: string[] = [];
+    if (!picked.more) {
+      for (const fp of theirs) {
+        if (need.length >= this.options.maxSyncFingerprints) break;
+        if (!matched.has(fp)) need.push(fp);
+      }
+    }
+    this.spendRepair(picked.count, need.length, now);
+    this.send(env.fromAddr, {
+      ...emptySync(4, cutoff, b.buckets),
+      records: picked.sets,
+      fingerprints: need,
+      more: picked.more || b.more,
+      version: 2,
+    });
+  }
+
+  /** Initiator, version 2: the responder's records are merged; send the ones it lacks. */
+  private phase4v2({ env, b, cutoff, now }: SyncStep, session: SyncSession): void {
+    this.sessions.delete(env.fromAddr);
+    const need = new Set(b.fingerprints ?? []);
+    let sentMore = false;
+    let sent = 0;
+    if (need.size > 0 && session.want !== undefined && session.buckets !== undefined) {
+      const sets = this.replica.store.recordsInBuckets(
+        session.want,
+        session.buckets,
+        cutoff,
+        Infinity,
+      ).sets;
+      this.repairHash.spend(countRecords(sets), now);
+      const picked = pickRecords(sets, (fp) => need.has(fp), this.repairAllowance(now));
+      sentMore = picked.more;
+      sent = picked.count;
+      this.spendRepair(picked.count, 0, now);
+      this.send(env.fromAddr, {
+        ...emptySync(5, cutoff, b.buckets),
+        records: picked.sets,
+        more: picked.more,
+        version: 2,
+      });
+    }
+    if (session.join && !b.more) this.joinState = 'done';
+    const differed = countRecords(b.records) > 0 || sent > 0 || b.more || sentMore || need.size > 0;
+    this.syncDone(env.fromAddr, differed, now);
   }
 
   private sendProbe(s: ProbeSend): void {
@@ -506,17 +830,30 @@ export class GossipNode {
     let above = 0;
     while (threshold > 0 && above + (counts[threshold] ?? 0) < n) above += counts[threshold--] ?? 0;
     let atThreshold = n - above;
+    let early = 0;
+    const full = this.recordLimit() + this.options.fanout;
     for (const [id, q] of this.queue) {
-      if (q.transmits > threshold) this.queue.delete(id);
+      let drop = false;
+      if (q.transmits > threshold) drop = true;
       else if (q.transmits === threshold && atThreshold > 0) {
-        this.queue.delete(id);
+        drop = true;
         atThreshold--;
       }
+      if (!drop) continue;
+      this.queue.delete(id);
+      if (q.transmits < full) early++;
+    }
+    if (early > 0) {
+      // Dropped before it had spread: remembered as "needs repair". Exchanges start at
+      // once and go on (with random members) until `fanout` in a row find nothing.
+      this.counters.queueDropped += early;
+      this.repairDebt = Math.max(this.repairDebt, this.options.fanout);
+      this.nextSyncAt = Math.min(this.nextSyncAt, this.replica.now() + this.options.resyncMs);
     }
   }
 }
 
-function emptySync(phase: 1 | 2 | 3 | 4, cutoff: number, buckets: number): SyncBody {
+function emptySync(phase: 1 | 2 | 3 | 4 | 5, cutoff: number, buckets: number): SyncBody {
   return {
     type: 'sync',
     phase,
@@ -530,6 +867,15 @@ function emptySync(phase: 1 | 2 | 3 | 4, cutoff: number, buckets: number): SyncB
     records: [],
     more: false,
   };
+}
+
+/** Anti-entropy records waiting to be merged, at most (≈ 20 MB): beyond, repair resends. */
+const MAX_BACKLOG = 100_000;
+
+function countRecords(sets: readonly RecordSet[]): number {
+  let n = 0;
+  for (const s of sets) n += s.records.length;
+  return n;
 }
 
 function groupRecords(list: readonly QueuedRecord[]): RecordSet[] {

@@ -1,3 +1,4 @@
+import { LocalHealth } from './health.js';
 import { INCARNATION_AHEAD_S, INCARNATION_LIMIT, maxIncarnation } from './incarnation.js';
 import { MemberBase, MemberTable } from './table.js';
 import {
@@ -42,6 +43,11 @@ export interface MembershipOptions {
    * than blaming others for our own silence (Lifeguard's local health idea).
    */
   readonly stallMs: number;
+  /**
+   * Lifeguard local health: highest score; probe intervals and timeouts are
+   * multiplied by score + 1 (memberlist: awarenessMaxMultiplier 8). Default 8; 0 = off.
+   */
+  readonly maxLocalHealth?: number;
 }
 
 /** Defaults tuned for loopback/LAN (see docs/scale.md for the reasoning). */
@@ -58,17 +64,21 @@ export const DEFAULT_MEMBERSHIP_OPTIONS: MembershipOptions = Object.freeze({
   maxMembers: 100_000,
   maxBroadcasts: 10_000,
   stallMs: 500,
+  maxLocalHealth: 8,
 });
 
 /** A probe message the state machine wants sent. The gossip node wraps it. */
 export type ProbeBody =
   | { readonly type: 'ping'; readonly seq: number; readonly target: string }
   | { readonly type: 'ack'; readonly seq: number; readonly target: string }
+  | { readonly type: 'nack'; readonly seq: number; readonly target: string }
   | {
       readonly type: 'ping-req';
       readonly seq: number;
       readonly target: string;
       readonly targetAddr: string;
+      /** Lifeguard: the requester wants a nack if the target is late. */
+      readonly nack?: boolean;
     };
 
 /** A probe message and where it goes ("host:port"). */
@@ -89,6 +99,9 @@ interface Probe {
   indirectAt: number;
   failAt: number;
   indirectSent: boolean;
+  /** Lifeguard: nacks asked of indirect helpers, and received. */
+  nacksExpected?: number;
+  nacks?: number;
 }
 
 interface Forward {
@@ -96,6 +109,8 @@ interface Forward {
   requesterSeq: number;
   target: string;
   expires: number;
+  /** When to tell the requester that the target has not answered yet (Lifeguard nack). */
+  nackAt?: number;
 }
 
 interface Suspicion {
@@ -146,6 +161,8 @@ export class Membership {
   private pendingRefute: number | undefined;
   /** Updates dropped for an incarnation over maxIncarnation(now); read by metrics. */
   incarnationRefused = 0;
+  /** Lifeguard local health: raised by signs that this agent is itself slow. */
+  readonly health: LocalHealth;
   /** Called after a member (not self) enters a new state or incarnation; for logs and metrics. */
   onChange: ((m: Member, prev: MemberState) => void) | undefined;
 
@@ -161,6 +178,7 @@ export class Membership {
     // incarnation its previous life reached (unless it refuted more than once a
     // second), so it rejoins without waiting for its old entry to be reaped.
     const incarnation = Math.floor(now / 1000);
+    this.health = new LocalHealth(options.maxLocalHealth ?? 8);
     this.members = new MemberTable(base);
     const inBase = this.members.edit(id);
     if (inBase !== undefined) {
@@ -437,6 +455,8 @@ export class Membership {
       }
       if (now >= p.failAt) {
         this.probe = undefined;
+        // A failed probe, and each helper's nack that never came, hint that we are the slow one.
+        this.health.apply(1 + Math.max(0, (p.nacksExpected ?? 0) - (p.nacks ?? 0)));
         const m = this.members.get(p.target);
         if (m !== undefined && m.state === 'alive') {
           const u: MemberUpdate = {
@@ -462,7 +482,16 @@ export class Membership {
       );
     }
 
-    for (const [seq, f] of this.forwards) if (now >= f.expires) this.forwards.delete(seq);
+    for (const [seq, f] of this.forwards) {
+      if (now >= f.expires) this.forwards.delete(seq);
+      else if (f.nackAt !== undefined && now >= f.nackAt) {
+        f.nackAt = undefined;
+        out.push({
+          to: f.requesterAddr,
+          body: { type: 'nack', seq: f.requesterSeq, target: f.target },
+        });
+      }
+    }
 
     for (const [seq, v] of this.verifications) {
       if (!v.indirectSent && now >= v.indirectAt) {
@@ -486,7 +515,9 @@ export class Membership {
     }
 
     if (now >= this.nextProbeAt) {
-      this.nextProbeAt = now + this.options.probeIntervalMs;
+      // Lifeguard: an agent in poor local health probes, and so suspects, more slowly.
+      const x = this.health.multiplier;
+      this.nextProbeAt = now + this.options.probeIntervalMs * x;
       const target = this.nextProbeTarget(now);
       if (target !== undefined) {
         const seq = this.nextSeq();
@@ -494,8 +525,8 @@ export class Membership {
           seq,
           target: target.id,
           addr: target.addr,
-          indirectAt: now + this.options.probeTimeoutMs,
-          failAt: now + this.options.probeTimeoutMs + this.options.indirectTimeoutMs,
+          indirectAt: now + this.options.probeTimeoutMs * x,
+          failAt: now + (this.options.probeTimeoutMs + this.options.indirectTimeoutMs) * x,
           indirectSent: false,
         };
         out.push({ to: target.addr, body: { type: 'ping', seq, target: target.id } });
@@ -517,10 +548,13 @@ export class Membership {
    */
   private indirect(p: Probe, out: ProbeSend[]): void {
     out.push({ to: p.addr, body: { type: 'ping', seq: p.seq, target: p.target }, reliable: true });
-    for (const helper of this.randomMembers(this.options.indirectProbes, new Set([p.target]))) {
+    const helpers = this.randomMembers(this.options.indirectProbes, new Set([p.target]));
+    p.nacksExpected = helpers.length;
+    p.nacks = 0;
+    for (const helper of helpers) {
       out.push({
         to: helper.addr,
-        body: { type: 'ping-req', seq: p.seq, target: p.target, targetAddr: p.addr },
+        body: { type: 'ping-req', seq: p.seq, target: p.target, targetAddr: p.addr, nack: true },
       });
     }
   }
@@ -536,7 +570,7 @@ export class Membership {
   /** A ping-req arrived: probe the target on the requester's behalf. */
   onPingReq(
     fromAddr: string,
-    body: { seq: number; target: string; targetAddr: string },
+    body: { seq: number; target: string; targetAddr: string; nack?: boolean },
     now: number,
   ): ProbeSend[] {
     if (this.leaving) return [];
@@ -550,6 +584,9 @@ export class Membership {
       requesterSeq: body.seq,
       target: body.target,
       expires: now + this.options.probeTimeoutMs + this.options.indirectTimeoutMs,
+      // memberlist: a nack at 80 % of the requester's indirect wait.
+      nackAt:
+        body.nack === true ? now + Math.floor(0.8 * this.options.indirectTimeoutMs) : undefined,
     });
     return [{ to: body.targetAddr, body: { type: 'ping', seq, target: body.target } }];
   }
@@ -560,6 +597,7 @@ export class Membership {
     const p = this.probe;
     if (p !== undefined && p.seq === body.seq && p.target === body.target) {
       this.probe = undefined;
+      this.health.apply(-1);
       return [];
     }
     const v = this.verifications.get(body.seq);
@@ -575,6 +613,13 @@ export class Membership {
       ];
     }
     return [];
+  }
+
+  /** A helper's nack for our current probe: the helper, and our path to it, are alive. */
+  onNack(body: { seq: number; target: string }): void {
+    const p = this.probe;
+    if (p !== undefined && p.seq === body.seq && p.target === body.target && p.nacks !== undefined)
+      p.nacks = Math.min(p.nacksExpected ?? 0, p.nacks + 1);
   }
 
   /** Lifeguard: timeout = max(min, max − (max − min)·log(C+1)/log(K+1)) for C confirmations. */
@@ -597,6 +642,8 @@ export class Membership {
     if (u.incarnation < this.self.incarnation) return 'ignored';
     // Someone believes we are suspect/dead/left (or alive above our own count):
     // refute with a greater incarnation (SWIM §4.2).
+    // Lifeguard: being suspected is a sign that we are the slow one.
+    this.health.apply(1);
     return this.raiseSelf(u.incarnation + 1, now) ? 'refuted' : 'ignored';
   }
 
@@ -710,6 +757,7 @@ export class Membership {
    */
   compensateStall(gapMs: number): void {
     if (gapMs < this.options.stallMs) return;
+    this.health.apply(1);
     this.shiftDeadlines(gapMs);
   }
 

@@ -4,7 +4,15 @@ import { ClusterMessage } from '../../generated/btoverlay/v1/cluster.js';
 export type ClusterDirection = 'in' | 'out';
 
 /** The kinds of cluster message (cluster.proto `ClusterMessage.body`). */
-export const CLUSTER_KINDS = ['ping', 'ack', 'ping_req', 'push', 'sync', 'unknown'] as const;
+export const CLUSTER_KINDS = [
+  'ping',
+  'ack',
+  'ping_req',
+  'push',
+  'sync',
+  'nack',
+  'unknown',
+] as const;
 export type ClusterKind = (typeof CLUSTER_KINDS)[number];
 
 /** What one batch of cluster messages amounts to for one kind. */
@@ -22,6 +30,7 @@ export function clusterKind(m: ClusterMessage): ClusterKind {
   if (m.pingReq !== undefined) return 'ping_req';
   if (m.push !== undefined) return 'push';
   if (m.sync !== undefined) return 'sync';
+  if (m.nack !== undefined) return 'nack';
   return 'unknown';
 }
 

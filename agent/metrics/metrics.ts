@@ -35,7 +35,16 @@ export interface MetricSources {
   /** Every member this agent knows, itself included. */
   members(): Iterable<StatefulMember> | undefined;
   /** The gossip node's counters. */
-  gossip(): { syncsStarted: number; syncsDiffering: number; recordsSent: number } | undefined;
+  gossip():
+    | {
+        syncsStarted: number;
+        syncsDiffering: number;
+        recordsSent: number;
+        repairRecordsSent?: number;
+        repairFingerprintsSent?: number;
+        queueDropped?: number;
+      }
+    | undefined;
   /** The legacy handler's counters (undefined with --legacy-mode off). */
   legacy():
     | {
@@ -272,6 +281,31 @@ export function createAgentMetrics(options: AgentMetricsOptions): AgentMetrics {
         [{ result: 'started' }, g.syncsStarted],
         [{ result: 'differing' }, g.syncsDiffering],
       ];
+    },
+  );
+
+  mirroredCounter(
+    registry,
+    `${p}gossip_repair_sent_total`,
+    'Anti-entropy repair traffic sent: records, and record fingerprints (version-2 exchanges).',
+    ['kind'],
+    () => {
+      const g = src.gossip?.();
+      if (g === undefined) return undefined;
+      return [
+        [{ kind: 'records' }, g.repairRecordsSent ?? 0],
+        [{ kind: 'fingerprints' }, g.repairFingerprintsSent ?? 0],
+      ];
+    },
+  );
+  mirroredCounter(
+    registry,
+    `${p}gossip_queue_dropped_total`,
+    'Records dropped from a full gossip queue before they had spread (repaired by anti-entropy).',
+    [],
+    () => {
+      const g = src.gossip?.();
+      return g === undefined ? undefined : [[{}, g.queueDropped ?? 0]];
     },
   );
 

@@ -112,7 +112,7 @@ export function buildDigest(
 const emptyBuckets = new Map<number, { hashes: readonly string[]; counts: readonly number[] }>();
 
 /** The digest of an empty store; its bucket lists are shared (an idle agent syncs often). */
-function emptyDigest(cutoff: number, buckets: number): StoreDigest {
+export function emptyDigest(cutoff: number, buckets: number): StoreDigest {
   let e = emptyBuckets.get(buckets);
   if (e === undefined) {
     e = {

@@ -1,5 +1,6 @@
 import type { InfoHashKey } from './infohash.js';
-import { bucketOf, buildDigest, type StoreDigest } from './digest.js';
+import { bucketOf, type StoreDigest } from './digest.js';
+import { DigestIndex } from './digest-index.js';
 import { compareRecords, type ProviderRecord } from './record.js';
 
 /** Bounds and timing of a Store. Every number has a default in DEFAULT_STORE_OPTIONS. */
@@ -90,6 +91,14 @@ export class Store {
   /** Bumped by every change; keys the digest cache. */
   private version = 0;
   private digestCache: { version: number; buckets: number; digest: StoreDigest } | undefined;
+  /**
+   * Incremental digest: every place that puts a record in or takes one out of
+   * byInfoHash must call digestIndex.add/remove (digest() rebuilds it if the
+   * record count disagrees).
+   */
+  private readonly digestIndex = new DigestIndex();
+  /** Times digest() found the index out of step and rebuilt it (should stay 0). */
+  digestRebuilds = 0;
 
   constructor(options: Partial<StoreOptions> = {}) {
     this.options = { ...DEFAULT_STORE_OPTIONS, ...options };
@@ -136,6 +145,8 @@ export class Store {
     const at = this.indexOf(key, records, record.addr);
     if (at >= 0) {
       if (compareRecords(record, records[at]) <= 0) return 'unchanged';
+      this.digestIndex.remove(key, records[at]);
+      this.digestIndex.add(key, record);
       records[at] = record;
       this.version++;
       return 'applied';
@@ -144,6 +155,7 @@ export class Store {
       if (this.held >= this.options.maxRecords) return this.refuse('record_limit');
       this.held++;
       records.push(record);
+      this.digestIndex.add(key, record);
       this.addrIndex.get(key)?.set(record.addr, records.length - 1);
       this.version++;
       return 'applied';
@@ -156,6 +168,8 @@ export class Store {
     const index = this.addrIndex.get(key);
     index?.delete(records[oldest].addr);
     index?.set(record.addr, oldest);
+    this.digestIndex.remove(key, records[oldest]);
+    this.digestIndex.add(key, record);
     records[oldest] = record;
     this.counters.evicted++;
     this.version++;
@@ -209,18 +223,30 @@ export class Store {
   /** Frees expired records and empty info hashes. Returns how many records were freed. */
   sweep(now: number): number {
     let freed = 0;
+    let held = 0;
     for (const [key, records] of this.byInfoHash) {
       let kept = 0;
       for (let i = 0; i < records.length; i++) {
         if (this.isLive(records[i], now)) records[kept++] = records[i];
+        else this.digestIndex.remove(key, records[i]);
       }
       if (kept !== records.length) this.addrIndex.delete(key);
       freed += records.length - kept;
       this.held -= records.length - kept;
+      held += kept;
       if (kept === 0) this.byInfoHash.delete(key);
       else records.length = kept;
     }
     if (freed > 0) this.version++;
+    this.digestIndex.prune(now - this.options.ttlMs);
+    // A mutation path that forgot the digest index shows up here, and is healed.
+    if (held !== this.digestIndex.size) {
+      this.digestRebuilds++;
+      this.digestIndex.clear();
+      for (const [key, records] of this.byInfoHash)
+        for (const r of records) this.digestIndex.add(key, r);
+      this.version++;
+    }
     return freed;
   }
 
@@ -260,15 +286,12 @@ export class Store {
     ) {
       return c.digest;
     }
-    const ttl = this.options.ttlMs;
-    const self = this.byInfoHash;
-    function* live(): Generator<[InfoHashKey, ProviderRecord[]]> {
-      for (const [key, records] of self) {
-        const kept = records.filter((r) => r.lastSeen + ttl > cutoff);
-        if (kept.length > 0) yield [key, kept];
-      }
-    }
-    const digest = buildDigest(live(), cutoff, buckets);
+    const digest = this.digestIndex.digest(
+      cutoff,
+      buckets,
+      this.options.ttlMs,
+      (key, r) => this.get(key, r.addr) === r,
+    );
     this.digestCache = { version: this.version, buckets, digest };
     return digest;
   }

@@ -26,7 +26,25 @@ export function membersReply(membership: Membership | undefined, self: string): 
   return { members };
 }
 
-/** Control.Digest: a digest of the live records at the requested cutoff. */
+/** Margin and alignment of Control.Digest cutoffs (as anti-entropy's defaults). */
+const CUTOFF_MARGIN_MS = 2000;
+const CUTOFF_ALIGN_MS = 1000;
+
+/**
+ * The cutoff the server hashes at, whatever the caller asked (issue 12): the
+ * request's value is honoured only inside [now, now + margin + align] and then
+ * rounded up to a whole second, so every caller shares a few cached digests and
+ * none can make the agent hash a cutoff of its choosing (far in the past: every
+ * unswept record; far ahead: each call a new digest). 0 or anything outside is
+ * replaced by now + 2 s, aligned. The response says which cutoff was used.
+ */
+export function serverCutoff(now: number, requested: number): number {
+  const own = digestCutoff(now, CUTOFF_MARGIN_MS, CUTOFF_ALIGN_MS);
+  if (requested < now || requested > now + CUTOFF_MARGIN_MS + CUTOFF_ALIGN_MS) return own;
+  return Math.ceil(requested / CUTOFF_ALIGN_MS) * CUTOFF_ALIGN_MS;
+}
+
+/** Control.Digest: a digest of the live records at a cutoff the server picks (see serverCutoff). */
 export function digestReply(replica: Replica, req: DigestRequest): DigestResponse {
   const buckets = req.buckets === 0 ? DEFAULT_DIGEST_BUCKETS : req.buckets;
   if (!validBucketCount(buckets)) {
@@ -35,7 +53,7 @@ export function digestReply(replica: Replica, req: DigestRequest): DigestRespons
   if (req.cutoff < 0n || req.cutoff > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new InvalidArgumentError('cutoff', 'must be Unix milliseconds');
   }
-  const cutoff = req.cutoff === 0n ? digestCutoff(replica.now(), 2000, 1000) : Number(req.cutoff);
+  const cutoff = serverCutoff(replica.now(), Number(req.cutoff));
   const d = replica.store.digest(cutoff, buckets);
   return {
     nodeId: replica.nodeId,

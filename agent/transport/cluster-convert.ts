@@ -33,7 +33,12 @@ export interface ClusterLimits {
   readonly maxRecords: number;
   /** Digest buckets. */
   readonly maxBuckets: number;
+  /** Record fingerprints per sync message (version 2); default MAX_SYNC_FINGERPRINTS. */
+  readonly maxFingerprints?: number;
 }
+
+/** Fingerprints accepted in one sync message by default: 64 Ki × 8 B = 512 KiB. */
+export const MAX_SYNC_FINGERPRINTS = 65_536;
 
 const TO_WIRE: Record<MemberState, WireState> = {
   alive: WireState.MEMBER_STATE_ALIVE,
@@ -143,6 +148,8 @@ function syncToWire(b: Extract<Body, { type: 'sync' }>): Sync {
     members: b.members.map(updateToWire),
     records: setsToWire(b.records),
     more: b.more,
+    version: b.version ?? 0,
+    fingerprints: (b.fingerprints ?? []).map(hexToFixed),
   };
 }
 
@@ -163,7 +170,15 @@ export function envelopeToWire(e: Envelope): ClusterMessage {
       m.ack = { seq: b.seq, target: b.target };
       break;
     case 'ping-req':
-      m.pingReq = { seq: b.seq, target: b.target, targetAddr: b.targetAddr };
+      m.pingReq = {
+        seq: b.seq,
+        target: b.target,
+        targetAddr: b.targetAddr,
+        nack: b.nack === true,
+      };
+      break;
+    case 'nack':
+      m.nack = { seq: b.seq, target: b.target };
       break;
     case 'push':
       m.push = {};
@@ -191,6 +206,7 @@ export function envelopeFromWire(
   let body: Body;
   if (m.ping !== undefined) body = { type: 'ping', seq: m.ping.seq, target: m.ping.target };
   else if (m.ack !== undefined) body = { type: 'ack', seq: m.ack.seq, target: m.ack.target };
+  else if (m.nack !== undefined) body = { type: 'nack', seq: m.nack.seq, target: m.nack.target };
   else if (m.pingReq !== undefined) {
     parseAddr(m.pingReq.targetAddr, 'ping_req.target_addr');
     body = {
@@ -198,10 +214,18 @@ export function envelopeFromWire(
       seq: m.pingReq.seq,
       target: m.pingReq.target,
       targetAddr: m.pingReq.targetAddr,
+      nack: m.pingReq.nack,
     };
   } else if (m.sync !== undefined) {
     const s = m.sync;
-    if (s.phase < 1 || s.phase > 4) throw new InvalidArgumentError('sync.phase', 'must be 1-4');
+    // Phase 5 exists only in version 2 (the fingerprint exchange).
+    const maxPhase = s.version >= 2 ? 5 : 4;
+    if (s.phase < 1 || s.phase > maxPhase) {
+      throw new InvalidArgumentError('sync.phase', `must be 1-${maxPhase}`);
+    }
+    if (s.fingerprints.length > (limits.maxFingerprints ?? MAX_SYNC_FINGERPRINTS)) {
+      throw new InvalidArgumentError('sync.fingerprints', 'too many');
+    }
     if (
       s.buckets < 1 ||
       s.buckets > limits.maxBuckets ||
@@ -215,7 +239,7 @@ export function envelopeFromWire(
     }
     body = {
       type: 'sync',
-      phase: s.phase as 1 | 2 | 3 | 4,
+      phase: s.phase as 1 | 2 | 3 | 4 | 5,
       cutoff: Number(s.cutoff),
       buckets: s.buckets,
       root: fixedToHex(s.root),
@@ -225,6 +249,8 @@ export function envelopeFromWire(
       members: updatesFromWire(s.members, 'sync.members', limits, onDrop),
       records: setsFromWire(s.records, 'sync.records', limits),
       more: s.more,
+      version: s.version,
+      fingerprints: s.fingerprints.map(fixedToHex),
     };
   } else body = { type: 'push' };
   return { fromId: m.fromId, fromAddr: m.fromAddr, members, records, body };

@@ -23,6 +23,29 @@ export function writeKeyFile(dir: string, name: string, keys: string[]): string 
   return path;
 }
 
+/** A key file with one fresh random cluster key (`openssl rand -hex 32`) in `dir`. */
+export function randomClusterKeyFile(dir: string): string {
+  const key = execFileSync('openssl', ['rand', '-hex', '32'], { encoding: 'utf8' }).trim();
+  return writeKeyFile(dir, 'cluster.key', [key]);
+}
+
+/**
+ * Flags of a test agent `name` in a keyed cluster: its node id, the shared key file and
+ * its own data dir under `dir` (explicit, whatever the helpers' defaults), peer port 0.
+ */
+export function keyedAgentFlags(dir: string, keyFile: string, name: string): string[] {
+  return [
+    '--node-id',
+    name,
+    '--cluster-key',
+    keyFile,
+    '--data-dir',
+    join(dir, name),
+    '--peer-port',
+    '0',
+  ];
+}
+
 /** Paths of a test PKI made with openssl. */
 export interface TestPki {
   readonly dir: string;

@@ -61,6 +61,9 @@ export class SimCluster {
   /** When set, messages between different sides are dropped. */
   partition: ((a: SimAgent, b: SimAgent) => boolean) | undefined;
   countBytes = false;
+  /** When set, anti-entropy (sync) messages alone are encoded and counted in `syncBytes`. */
+  countSyncBytes = false;
+  syncBytes = 0;
   messagesDelivered = 0;
 
   constructor(
@@ -162,9 +165,14 @@ export class SimCluster {
   private send(from: SimAgent, out: Outbound[]): void {
     for (const o of out) {
       from.messagesSent++;
+      if (this.countSyncBytes && o.env.body.type === 'sync') {
+        this.syncBytes +=
+          ClusterMessage.encode(envelopeToWire(o.env)).finish().length + FRAMING_BYTES;
+      }
       if (this.countBytes) {
         const t = o.env.body.type;
-        const datagram = (t === 'ping' || t === 'ack' || t === 'ping-req') && o.reliable !== true;
+        const datagram =
+          (t === 'ping' || t === 'ack' || t === 'nack' || t === 'ping-req') && o.reliable !== true;
         from.bytesSent +=
           ClusterMessage.encode(envelopeToWire(o.env)).finish().length +
           (datagram ? DATAGRAM_FRAMING_BYTES : FRAMING_BYTES);

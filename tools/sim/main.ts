@@ -11,6 +11,7 @@ import {
   type SimAgent,
 } from './cluster.js';
 import { mulberry32 } from './heap.js';
+import { runBurst } from './burst.js';
 import { simulateLegacy } from './legacy.js';
 
 /**
@@ -216,6 +217,8 @@ function main(): void {
     .option('--info-hashes <n>', 'info hashes in the steady-state store', '1000')
     .option('--providers <n>', 'providers per info hash', '20')
     .option('--observe <s>', 'extra seconds watched for false dead verdicts', '10')
+    .option('--burst <n>', 'instead: a write burst of n records at one agent (issue 17)')
+    .option('--burst-rate <n>', 'announces per second of the burst', '10000')
     .parse();
   const raw = program.opts<Record<string, string>>();
   const lat = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)(ms)?$/.exec(raw.latency);
@@ -232,6 +235,25 @@ function main(): void {
   if (!(o.agents >= 2) || !(o.loss >= 0 && o.loss < 1)) throw new Error('bad --agents or --loss');
   const started = performance.now();
   const out = (s: string): boolean => process.stdout.write(s + '\n');
+  if (raw.burst !== undefined) {
+    const n = Number(raw.burst);
+    const rate = Number(raw.burstRate);
+    if (!(n >= 1) || !(rate >= 1)) throw new Error('bad --burst or --burst-rate');
+    const r = runBurst(o.agents, n, rate, { ...o.latency, loss: o.loss }, o.seed);
+    out(
+      `btoverlay sim burst: ${o.agents} agents, ${n} records at one agent at ${rate}/s, loss ${(o.loss * 100).toFixed(0)}%, latency ${o.latency.latencyMinMs}-${o.latency.latencyMaxMs} ms, seed ${o.seed}`,
+    );
+    out(
+      `  burst lasted ${r.burstS.toFixed(1)} s; records missing (all agents) at its end: ${r.missingAtEnd}`,
+    );
+    out(`  all agents agree ${fmt(r.agreeS)} after the burst ended`);
+    out(
+      `  anti-entropy bytes: ${(r.repairBytes / 1e6).toFixed(1)} MB in all (${(r.repairBytes / o.agents / 1e3).toFixed(0)} kB per agent)`,
+    );
+    out(`  false suspect verdicts ${r.falseSuspect}, false dead ${r.falseDead}`);
+    out(`real time ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return;
+  }
   out(
     `btoverlay sim: ${o.agents} agents, latency ${o.latency.latencyMinMs}-${o.latency.latencyMaxMs} ms, seed ${o.seed}`,
   );

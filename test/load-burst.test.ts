@@ -4,6 +4,9 @@ import { connect, type AgentClient } from '../control/client.js';
 import { runWrk, wrkAnnounceScript, wrkPort, wrkTorrent } from '../tools/load/wrk-announce.js';
 import { btctl, randomInfoHash, startAgent, type AgentProcess } from './helpers/agent-process.js';
 import { keyedAgentFlags, randomClusterKeyFile, tempDir } from './helpers/security.js';
+import { requireTools } from './helpers/tools.js';
+
+requireTools('wrk', 'taskset');
 
 /**
  * Issue 17: three agents, a burst of 50 000 announces at one of them (40 000 as

@@ -46,6 +46,8 @@ export const SYSTEM_TOOLS = [
   { name: 'docker', apt: 'docker.io', usedBy: 'deploy and Swarm tests' },
   { name: 'dockerd', apt: 'docker.io', usedBy: 'the Swarm test (a local engine)' },
   { name: 'debootstrap', apt: 'debootstrap', usedBy: 'the Swarm test (the base image)' },
+  { name: 'wrk', apt: 'wrk', usedBy: 'the write-burst test (tracker announces)' },
+  { name: 'taskset', apt: 'util-linux', usedBy: 'the write-burst test (pinning wrk)' },
 ] as const satisfies readonly SystemTool[];
 
 export type SystemToolName = (typeof SYSTEM_TOOLS)[number]['name'];

@@ -210,6 +210,8 @@ describe('signed provider records', () => {
     const file = join(dataDir, IDENTITY_FILE);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const before = (await status(a.addr)).publicKey;
+    // The data dir's LOCK admits one live agent at a time: restart, not a second copy.
+    await a.stop();
     const again = await startAgent(['--node-id', 'rec-a2', '--data-dir', dataDir], {
       host: '127.0.0.4',
     });

@@ -7,7 +7,7 @@ import {
   startAgent,
   type AgentProcess,
 } from './helpers/agent-process.js';
-import { createOutsider, type Outsider } from './helpers/outsider.js';
+import { outsiderOrSkip, type Outsider } from './helpers/outsider.js';
 
 /**
  * The per-source rate limit on Overlay.Gossip, Cluster.Exchange and cluster
@@ -15,12 +15,7 @@ import { createOutsider, type Outsider } from './helpers/outsider.js';
  * while a member of the cluster keeps replicating through the same limit.
  */
 
-const outsider: Outsider | undefined = createOutsider();
-if (outsider === undefined) {
-  process.stderr.write(
-    'bounds-cluster-flood test SKIPPED: needs root with CAP_NET_ADMIN (ip netns)\n',
-  );
-}
+const outsider: Outsider | undefined = outsiderOrSkip('bounds-cluster-flood');
 
 /**
  * Run inside the outsider: `calls` raw gRPC calls per method over one HTTP/2

@@ -2,7 +2,7 @@ import { connect as http2Connect } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { connect } from '../control/client.js';
 import { randomInfoHash, startAgent, type AgentProcess } from './helpers/agent-process.js';
-import { createOutsider, type Outsider } from './helpers/outsider.js';
+import { outsiderOrSkip, type Outsider } from './helpers/outsider.js';
 
 /**
  * Connection bounds of a default agent on 0.0.0.0 against another host (issue 12
@@ -10,12 +10,7 @@ import { createOutsider, type Outsider } from './helpers/outsider.js';
  * and the HTTP/2 limits, while a legitimate client on loopback keeps working.
  */
 
-const outsider: Outsider | undefined = createOutsider();
-if (outsider === undefined) {
-  process.stderr.write(
-    'bounds-connections test SKIPPED: needs root with CAP_NET_ADMIN (ip netns)\n',
-  );
-}
+const outsider: Outsider | undefined = outsiderOrSkip('bounds-connections');
 
 /** A counter from GET /metrics, summed over the series matching `labels`. */
 async function metric(port: number, name: string, labels = ''): Promise<number> {

@@ -1,14 +1,11 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { createOutsider, type Outsider } from './helpers/outsider.js';
+import { outsiderOrSkip, type Outsider } from './helpers/outsider.js';
 import { requireTools } from './helpers/tools.js';
 
 requireTools('ip');
 
 /** The outsider helper really is another host: the server sees its address, not loopback. */
-const outsider: Outsider | undefined = createOutsider();
-if (outsider === undefined) {
-  process.stderr.write('outsider test SKIPPED: needs root with CAP_NET_ADMIN (ip netns)\n');
-}
+const outsider: Outsider | undefined = outsiderOrSkip('outsider');
 
 (outsider ? describe : describe.skip)('an outsider host in a network namespace', () => {
   afterAll(() => outsider?.close());

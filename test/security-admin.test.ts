@@ -10,7 +10,7 @@ import {
   startTorrentAgent,
   type AgentProcess,
 } from './helpers/agent-process.js';
-import { createOutsider, type Outsider } from './helpers/outsider.js';
+import { outsiderOrSkip, type Outsider } from './helpers/outsider.js';
 import { makeTestPki, tempDir, type TestPki } from './helpers/security.js';
 
 /**
@@ -19,10 +19,7 @@ import { makeTestPki, tempDir, type TestPki } from './helpers/security.js';
  * Torrents, Watch included, answers only the agent's own host, the holder of the
  * --admin-token-file secret, or a client certificate of --admin-tls-ca.
  */
-const outsider: Outsider | undefined = createOutsider();
-if (outsider === undefined) {
-  process.stderr.write('security-admin test SKIPPED: needs root with CAP_NET_ADMIN (ip netns)\n');
-}
+const outsider: Outsider | undefined = outsiderOrSkip('security-admin');
 
 const magnet = (ih: string): string => `magnet:?xt=urn:btih:${ih}&dn=admin-test`;
 

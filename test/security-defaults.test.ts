@@ -18,7 +18,7 @@ import {
   startAgent,
   type AgentProcess,
 } from './helpers/agent-process.js';
-import { createOutsider, type Outsider } from './helpers/outsider.js';
+import { outsiderOrSkip, type Outsider } from './helpers/outsider.js';
 import { outsiderGrpc, outsiderLegacy, outsiderUdp } from './helpers/outsider-net.js';
 import { legacyExchange } from './helpers/security.js';
 
@@ -31,12 +31,7 @@ import { legacyExchange } from './helpers/security.js';
  * from legacy sources; a restart keeps the identity.
  */
 
-const outsider: Outsider | undefined = createOutsider();
-if (outsider === undefined) {
-  process.stderr.write(
-    'security-defaults test SKIPPED: needs root with CAP_NET_ADMIN (ip netns)\n',
-  );
-}
+const outsider: Outsider | undefined = outsiderOrSkip('security-defaults');
 
 const FAST = ['--probe-interval', '200ms', '--probe-timeout', '100ms', '--gossip-interval', '50ms'];
 const UNAUTHENTICATED = 16;

@@ -114,3 +114,15 @@ export function createOutsider(): Outsider | undefined {
   }
   throw new Error('could not create an outsider namespace (no free /30 in 198.18.128.0/17)');
 }
+
+/**
+ * `createOutsider()` for a test file: where namespaces cannot be made, says so
+ * on stderr (naming the test) and returns undefined, and the file skips.
+ */
+export function outsiderOrSkip(testName: string): Outsider | undefined {
+  const o = createOutsider();
+  if (o === undefined) {
+    process.stderr.write(`${testName} test SKIPPED: needs root with CAP_NET_ADMIN (ip netns)\n`);
+  }
+  return o;
+}

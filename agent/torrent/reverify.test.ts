@@ -98,6 +98,9 @@ describe('lazy re-verify after an unclean stop', () => {
       });
       const dropped: number[] = [];
       leech.on('piece-dropped', (i) => dropped.push(i));
+      // Whether the data was right each time the session called itself complete.
+      const completedWith: boolean[] = [];
+      leech.on('complete', () => completedWith.push(readFileSync(dst).equals(content)));
       await leech.start();
       try {
         // Trusted at once (no re-download), then the sweep finds piece 5 wrong.
@@ -118,6 +121,9 @@ describe('lazy re-verify after an unclean stop', () => {
         leech.resume(); // a no-op unless paused
         leech.addPeers([{ host: '127.0.0.1', port: seed.port }]);
         await until(() => leech.complete, 10_000, 'piece 5 fetched again');
+        // Never complete (seeding, `watch` done) on the journal's word alone.
+        await until(() => completedWith.length > 0, 5000, 'complete');
+        expect(completedWith).toEqual([true]);
         await leech.stop();
         expect(readFileSync(dst).equals(content)).toBe(true);
         const after = readResumeJournal(

@@ -317,6 +317,9 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
     this.setState('checking');
     this.storage = await Storage.open(this.meta, this.o.dir, { create: true });
     await this.checkExisting();
+    // After an unclean stop, a torrent the journal alone makes complete is not called
+    // complete (seeding, `watch` done) until those pieces re-verified (reverify.ts).
+    if (this.picker.complete && (this.suspect?.size ?? 0) > 0) await this.suspect?.sweep();
     if ((this.state as SessionState) === 'stopped') return; // stopped while checking
     if (this.o.listen) await this.listen(this.o.listen);
     // Already complete at start: seed; `completed` is only announced by a real download.
@@ -1042,6 +1045,14 @@ export class TorrentSession extends EventEmitter<TorrentSessionEvents> {
   }
 
   private onComplete(): void {
+    if ((this.suspect?.size ?? 0) > 0) {
+      // Journalled pieces from before an unclean stop are not re-verified yet: complete
+      // once they are (a bad one is fetched again, and the last write calls this again).
+      void this.suspect?.sweep().then(() => {
+        if (this.picker.complete && this.state === 'downloading') this.onComplete();
+      });
+      return;
+    }
     this.setState('seeding');
     for (const p of this.peers.values()) {
       this.cancelAll(p, true);

@@ -237,6 +237,7 @@ async function memberIds(c: AgentClient): Promise<string[]> {
       datagram([intrusion(o, ih, { push: {} })]),
     );
     expect(exchange.status).toBe(UNAUTHENTICATED);
+    const beforeUdp = (await ca.status()).securityRefusals;
     const udp = await outsiderUdp(o, a.port, [
       datagram([intrusion(o, ih, { ping: { seq: 1, target: 'def-a' } })]),
     ]);
@@ -246,6 +247,11 @@ async function memberIds(c: AgentClient): Promise<string[]> {
     const refused = (await ca.status()).securityRefusals;
     expect(refused['overlay_gossip.unauthenticated']).toBeGreaterThanOrEqual(1);
     expect(refused['cluster_auth.missing']).toBeGreaterThanOrEqual(1);
+    // The refused datagram is inbound traffic: counted under its documented name.
+    expect(refused['cluster_auth.missing']).toBeGreaterThan(beforeUdp['cluster_auth.missing'] ?? 0);
+    expect(refused['cluster_auth_reply.missing'] ?? 0).toBe(
+      beforeUdp['cluster_auth_reply.missing'] ?? 0,
+    );
   });
 
   it('"X is dead, incarnation 2^53-1" changes nothing, keyed or not; unkeyed it is dropped and counted', async () => {

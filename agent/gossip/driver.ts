@@ -104,7 +104,7 @@ export class GossipDriver {
           bind,
           auth: sec?.auth,
           clock: sec?.clock ?? Date.now,
-          onRefused: (reason, peer) => sec?.onRefusedReply(reason, peer),
+          onRefused: (reason, peer) => sec?.onRefusedDatagram?.(reason, peer),
           allow: sec?.allowDatagram,
         },
         (messages, from) =>

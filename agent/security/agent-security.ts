@@ -207,6 +207,10 @@ export class AgentSecurity {
         this.counters.clusterAuthReply[reason]++;
         this.log.debug({ reason, peer }, 'cluster reply refused');
       },
+      onRefusedDatagram: (reason, peer) => {
+        this.counters.clusterAuth[reason]++;
+        this.log.debug({ reason, peer }, 'cluster datagram refused');
+      },
       allowDatagram: (ip) => this.allowCluster('datagram', ip),
     };
   }

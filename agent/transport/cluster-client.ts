@@ -20,6 +20,11 @@ export interface ClusterPeerSecurity {
   readonly clock: () => number;
   /** Called for every reply refused for its authentication. */
   readonly onRefusedReply: (reason: ClusterAuthRefusal, peer: string) => void;
+  /**
+   * Called for every inbound datagram refused for its authentication: traffic this
+   * agent received, counted like a refused Exchange request (`cluster_auth.*`).
+   */
+  readonly onRefusedDatagram?: (reason: ClusterAuthRefusal, peer: string) => void;
   /** Per-source rate limit of inbound cluster datagrams (false: dropped, counted). */
   readonly allowDatagram?: (ip: string) => boolean;
 }

@@ -129,3 +129,30 @@ export function leftNumber(value: bigint | number, field = 'provider.left'): num
   }
   return Number(n);
 }
+
+/**
+ * The provider host an addr belongs to, for per-host bounds: the host part of
+ * "host:port", lower-cased; for an IPv6 literal its /64 prefix, since one host
+ * (one customer, RFC 6177) holds a whole /64 and could otherwise announce from
+ * as many addresses as it likes. Pure and cheap; never throws (an unparsable
+ * addr is its own host).
+ */
+export function hostKeyOf(addr: string): string {
+  const colon = addr.lastIndexOf(':');
+  const host = colon <= 0 ? addr : addr.slice(0, colon);
+  if (!host.startsWith('[')) return host.toLowerCase();
+  const v6 = host.slice(1, -1).toLowerCase();
+  // Expand "::" so equal prefixes compare equal whatever the text form.
+  const [head, tail] = v6.includes('::') ? v6.split('::', 2) : [v6, undefined];
+  const h = head === '' ? [] : head.split(':');
+  const t = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? h
+      : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')
+    .concat('::/64');
+}

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { compareRecords, type ProviderRecord } from './record.js';
+import { compareRecords, hostKeyOf, type ProviderRecord } from './record.js';
 import { Store, type StoreOptions } from './store.js';
 
 const NOW = 1_800_000_000_000;
@@ -312,5 +312,108 @@ describe('Store record budget (max_records)', () => {
     expect(s.sweep(NOW + 1000)).toBe(2);
     expect(s.size).toBe(0);
     expect(s.merge(KEY, at(3, NOW + 1000), NOW + 1000)).toBe('applied');
+  });
+});
+
+describe('Store.stats', () => {
+  it('keeps its counts as records are added, replaced, evicted and swept (O(1) reads)', () => {
+    const s = new Store({ ttlMs: 10_000, maxProvidersPerInfoHash: 2 });
+    const rec = (addr: string, lastSeen: number, removed = false) => ({
+      addr,
+      peerId: '',
+      left: 0,
+      lastSeen,
+      origin: '',
+      removed,
+    });
+    s.merge(KEY, rec('10.0.0.1:1', NOW), NOW);
+    s.merge(KEY, rec('10.0.0.2:1', NOW), NOW);
+    expect(s.stats()).toEqual({ infoHashes: 1, providers: 2, tombstones: 0 });
+    s.merge(KEY, rec('10.0.0.1:1', NOW + 1, true), NOW + 1); // withdrawn
+    expect(s.stats()).toEqual({ infoHashes: 1, providers: 1, tombstones: 1 });
+    s.merge(KEY, rec('10.0.0.3:1', NOW + 2), NOW + 2); // evicts 10.0.0.2, the oldest
+    expect(s.stats()).toEqual({ infoHashes: 1, providers: 1, tombstones: 1 });
+    s.merge(KEY, rec('10.0.0.4:1', NOW + 3), NOW + 3); // evicts the tombstone
+    expect(s.stats()).toEqual({ infoHashes: 1, providers: 2, tombstones: 0 });
+    s.sweep(NOW + 20_000);
+    expect(s.stats()).toEqual({ infoHashes: 0, providers: 0, tombstones: 0 });
+  });
+});
+
+describe('Store eviction at the per-info-hash cap', () => {
+  const at = (addr: string, lastSeen: number): ProviderRecord => ({
+    addr,
+    peerId: '',
+    left: 0,
+    lastSeen,
+    origin: '',
+    removed: false,
+  });
+
+  it('evicts from the host holding the most, not the oldest overall', () => {
+    const s = new Store({ maxProvidersPerInfoHash: 4 });
+    s.merge(KEY, at('198.18.0.1:1', NOW - 10), NOW); // the oldest, a host of its own
+    s.merge(KEY, at('198.18.0.2:1', NOW - 9), NOW);
+    s.merge(KEY, at('198.18.0.9:1', NOW - 5), NOW);
+    s.merge(KEY, at('198.18.0.9:2', NOW - 4), NOW);
+    // One host announcing port after port only displaces its own records.
+    for (let port = 3; port < 100; port++) {
+      expect(s.merge(KEY, at(`198.18.0.9:${port}`, NOW - 4 + port), NOW + port)).toBe('applied');
+    }
+    const held = s.lookup(KEY, 0, NOW + 100).map((r) => r.addr);
+    expect(held).toHaveLength(4);
+    expect(held).toEqual(expect.arrayContaining(['198.18.0.1:1', '198.18.0.2:1']));
+    // A newcomer of a host of its own now displaces that host too, not the oldest.
+    expect(s.merge(KEY, at('198.18.0.3:1', NOW + 100), NOW + 100)).toBe('applied');
+    expect(s.lookup(KEY, 0, NOW + 100).map((r) => r.addr)).toEqual(
+      expect.arrayContaining(['198.18.0.1:1', '198.18.0.2:1', '198.18.0.3:1']),
+    );
+  });
+
+  it('refuses a newcomer that ranks no better than what it would displace', () => {
+    const s = new Store({ maxProvidersPerInfoHash: 2 });
+    s.merge(KEY, at('198.18.0.9:1', NOW), NOW);
+    s.merge(KEY, at('198.18.0.9:2', NOW - 1), NOW);
+    // An older record of the same host ranks last: refused.
+    expect(s.merge(KEY, at('198.18.0.9:3', NOW - 2), NOW)).toBe('provider_limit');
+  });
+
+  it('chooses alike whatever order the records arrive in', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.tuple(fc.nat(3), fc.nat(5), fc.nat(100)), {
+          selector: ([h, p]) => `${h}:${p}`,
+          maxLength: 15,
+        }),
+        fc.nat(),
+        (recs, seed) => {
+          const records = recs.map(([h, p, t]) => at(`198.18.0.${h}:${p + 1}`, NOW - t));
+          const shuffled = [...records].sort(
+            (a, b) => ((a.lastSeen * 31 + seed) % 7) - ((b.lastSeen * 31 + seed) % 7),
+          );
+          const a = new Store({ maxProvidersPerInfoHash: 5 });
+          const b = new Store({ maxProvidersPerInfoHash: 5 });
+          for (const r of records) a.merge(KEY, r, NOW);
+          for (const r of shuffled) b.merge(KEY, r, NOW);
+          const held = (s: Store) =>
+            s
+              .records(KEY, NOW)
+              .map((r) => r.addr)
+              .sort();
+          expect(held(a)).toEqual(held(b));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('hostKeyOf', () => {
+  it('is the host of host:port, and an IPv6 /64 whatever its text form', () => {
+    expect(hostKeyOf('198.18.0.1:6881')).toBe('198.18.0.1');
+    expect(hostKeyOf('Peer.Example:6881')).toBe('peer.example');
+    expect(hostKeyOf('[2001:db8:0:1::5]:6881')).toBe(hostKeyOf('[2001:0db8:0000:0001:0:0:0:9]:1'));
+    expect(hostKeyOf('[2001:db8:0:1::5]:6881')).not.toBe(hostKeyOf('[2001:db8:0:2::5]:6881'));
+    expect(hostKeyOf('[::1]:6881')).toBe('0:0:0:0::/64');
   });
 });

@@ -1,7 +1,7 @@
 import type { InfoHashKey } from './infohash.js';
 import { bucketOf, type StoreDigest } from './digest.js';
 import { DigestIndex } from './digest-index.js';
-import { compareRecords, type ProviderRecord } from './record.js';
+import { compareRecords, hostKeyOf, type ProviderRecord } from './record.js';
 
 /** Bounds and timing of a Store. Every number has a default in DEFAULT_STORE_OPTIONS. */
 export interface StoreOptions {
@@ -9,7 +9,10 @@ export interface StoreOptions {
   readonly ttlMs: number;
   /** A last_seen further than this in the future is clamped to now. */
   readonly maxSkewMs: number;
-  /** Providers kept per info hash; past it the oldest record is evicted. */
+  /**
+   * Providers kept per info hash; past it a record of the host holding the most
+   * of them is evicted (its oldest), so one host cannot push out the others.
+   */
   readonly maxProvidersPerInfoHash: number;
   /** Info hashes kept; a record for a new info hash past it is refused. */
   readonly maxInfoHashes: number;
@@ -88,6 +91,8 @@ export class Store {
   private readonly origins = new Map<string, string>();
   /** Records held (live, expired not yet swept, tombstones): what maxRecords bounds. */
   private held = 0;
+  /** Of `held`, the tombstones: kept as records come and go, so `stats` is O(1). */
+  private heldTombstones = 0;
   /** Bumped by every change; keys the digest cache. */
   private version = 0;
   private digestCache: { version: number; buckets: number; digest: StoreDigest } | undefined;
@@ -145,6 +150,7 @@ export class Store {
     const at = this.indexOf(key, records, record.addr);
     if (at >= 0) {
       if (compareRecords(record, records[at]) <= 0) return 'unchanged';
+      this.heldTombstones += Number(record.removed) - Number(records[at].removed);
       this.digestIndex.remove(key, records[at]);
       this.digestIndex.add(key, record);
       records[at] = record;
@@ -154,22 +160,21 @@ export class Store {
     if (records.length < this.options.maxProvidersPerInfoHash) {
       if (this.held >= this.options.maxRecords) return this.refuse('record_limit');
       this.held++;
+      this.heldTombstones += Number(record.removed);
       records.push(record);
       this.digestIndex.add(key, record);
       this.addrIndex.get(key)?.set(record.addr, records.length - 1);
       this.version++;
       return 'applied';
     }
-    let oldest = 0;
-    for (let i = 1; i < records.length; i++) {
-      if (compareRecords(records[i], records[oldest]) < 0) oldest = i;
-    }
-    if (compareRecords(record, records[oldest]) <= 0) return this.refuse('provider_limit');
+    const oldest = evictionVictim(records, record);
+    if (oldest < 0) return this.refuse('provider_limit');
     const index = this.addrIndex.get(key);
     index?.delete(records[oldest].addr);
     index?.set(record.addr, oldest);
     this.digestIndex.remove(key, records[oldest]);
     this.digestIndex.add(key, record);
+    this.heldTombstones += Number(record.removed) - Number(records[oldest].removed);
     records[oldest] = record;
     this.counters.evicted++;
     this.version++;
@@ -209,6 +214,23 @@ export class Store {
     return index.get(addr) ?? -1;
   }
 
+  /**
+   * Live providers (not tombstones) of `key` on `addr`'s host (hostKeyOf), `addr`
+   * itself left out: how many ports that host already announces for the info
+   * hash. O(records of the info hash).
+   */
+  hostProviders(key: InfoHashKey, addr: string, now: number): number {
+    const records = this.byInfoHash.get(key);
+    if (records === undefined) return 0;
+    const host = hostKeyOf(addr);
+    let n = 0;
+    for (const r of records) {
+      if (r.removed || r.addr === addr || !this.isLive(r, now)) continue;
+      if (hostKeyOf(r.addr) === host) n++;
+    }
+    return n;
+  }
+
   /** Every unexpired record of an info hash, tombstones included (for replication). */
   records(key: InfoHashKey, now: number): ProviderRecord[] {
     const records = this.byInfoHash.get(key);
@@ -224,11 +246,14 @@ export class Store {
   sweep(now: number): number {
     let freed = 0;
     let held = 0;
+    let tombstones = 0;
     for (const [key, records] of this.byInfoHash) {
       let kept = 0;
       for (let i = 0; i < records.length; i++) {
-        if (this.isLive(records[i], now)) records[kept++] = records[i];
-        else this.digestIndex.remove(key, records[i]);
+        if (this.isLive(records[i], now)) {
+          tombstones += Number(records[i].removed);
+          records[kept++] = records[i];
+        } else this.digestIndex.remove(key, records[i]);
       }
       if (kept !== records.length) this.addrIndex.delete(key);
       freed += records.length - kept;
@@ -238,6 +263,8 @@ export class Store {
       else records.length = kept;
     }
     if (freed > 0) this.version++;
+    // The sweep sees every record: the incremental count is recounted here.
+    this.heldTombstones = tombstones;
     this.digestIndex.prune(now - this.options.ttlMs);
     // A mutation path that forgot the digest index shows up here, and is healed.
     if (held !== this.digestIndex.size) {
@@ -255,18 +282,19 @@ export class Store {
     return this.held;
   }
 
-  /** Counts of info hashes, live providers and tombstones at `now`. O(records). */
-  stats(now: number): StoreStats {
-    let providers = 0;
-    let tombstones = 0;
-    for (const records of this.byInfoHash.values()) {
-      for (const r of records) {
-        if (!this.isLive(r, now)) continue;
-        if (r.removed) tombstones++;
-        else providers++;
-      }
-    }
-    return { infoHashes: this.byInfoHash.size, providers, tombstones };
+  /**
+   * Counts of info hashes, providers and tombstones held. O(1), kept as records
+   * come and go, since /metrics and Control.Status are open to anyone (a scan of
+   * a million records took ~70 ms a call). Records that expired since the last
+   * `sweep` are still counted until it frees them (the agent sweeps every
+   * TTL/4, at most 10 s); `_now` is kept for callers that pass it.
+   */
+  stats(_now?: number): StoreStats {
+    return {
+      infoHashes: this.byInfoHash.size,
+      providers: this.held - this.heldTombstones,
+      tombstones: this.heldTombstones,
+    };
   }
 
   /**
@@ -336,6 +364,46 @@ export class Store {
     if (this.origins.size < MAX_INTERNED_ORIGINS) this.origins.set(origin, origin);
     return origin;
   }
+}
+
+/** compareRecords, then the addr: a total order over the records of one info hash. */
+function byAge(a: ProviderRecord, b: ProviderRecord): number {
+  return compareRecords(a, b) || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0);
+}
+
+/**
+ * Which record a full info hash gives up for `incoming`, or -1 to refuse it.
+ * With `incoming` counted in, each record ranks by how many newer records its
+ * host holds there (0 for a host's newest); the worst-ranked goes, the oldest on
+ * a tie — so the host holding the most loses its oldest, and among hosts of one
+ * record each the oldest overall goes (the old rule). When that is `incoming`
+ * itself, it is refused. Ranks only grow as records arrive and the one removed
+ * is always its host's oldest, so replicas holding the same records keep the
+ * same ones whatever the order they came in. O(records), only at the cap.
+ */
+function evictionVictim(records: ProviderRecord[], incoming: ProviderRecord): number {
+  const INCOMING = records.length;
+  const at = (i: number): ProviderRecord => (i === INCOMING ? incoming : records[i]);
+  const byHost = new Map<string, number[]>();
+  for (let i = 0; i <= INCOMING; i++) {
+    const h = hostKeyOf(at(i).addr);
+    const list = byHost.get(h);
+    if (list === undefined) byHost.set(h, [i]);
+    else list.push(i);
+  }
+  let victim = -1;
+  let victimRank = -1;
+  for (const list of byHost.values()) {
+    // A host's worst record is its oldest, ranked (its count − 1).
+    let oldest = list[0];
+    for (const i of list) if (byAge(at(i), at(oldest)) < 0) oldest = i;
+    const rank = list.length - 1;
+    if (rank > victimRank || (rank === victimRank && byAge(at(oldest), at(victim)) < 0)) {
+      victim = oldest;
+      victimRank = rank;
+    }
+  }
+  return victim === INCOMING ? -1 : victim;
 }
 
 function newestFirst(a: ProviderRecord, b: ProviderRecord): number {

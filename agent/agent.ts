@@ -11,6 +11,7 @@ import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
 import { processErrors, reportGrpcInternal } from './process-errors.js';
 import { Replica } from './replica.js';
 import { AgentSecurity, logClusterKey } from './security/agent-security.js';
+import { PenaltyBox } from './security/penalty.js';
 import { serverCredentials } from './security/tls-credentials.js';
 import { Store } from './store/store.js';
 import { trackerRoutes } from './tracker/http-routes.js';
@@ -45,6 +46,8 @@ export class Agent {
   private readonly grpc: AgentGrpcServer;
   private readonly http: HttpHandler;
   private readonly listener: PortListener;
+  /** Sources caught abusing HTTP/2, refused at accept until their penalty ends. */
+  private readonly penalties = new PenaltyBox({ maxSources: 65_536 });
   /** Membership and gossip (pure), and their binding to timers and gRPC. */
   private gossip: GossipNode | undefined;
   private driver: GossipDriver | undefined;
@@ -133,6 +136,23 @@ export class Agent {
             ? undefined
             : serverCredentials(config.security.tls, config.security.admin.tlsCaPem),
         onInternalError: (method, err) => reportGrpcInternal(log, method, err),
+        inbound: {
+          hooks: {
+            isTrusted: (source) => this.security.isTrustedSource(source),
+            onRefuse: (reason, source) => {
+              this.security.counters.countInbound(reason);
+              if (this.log.isLevelEnabled('debug'))
+                this.log.debug({ reason, remote: source }, 'grpc stream refused');
+            },
+            penalise: (source, ms) => {
+              this.penalties.penalise(source, Date.now(), ms);
+              this.log.warn(
+                { remote: source, penalty_ms: ms },
+                'HTTP/2 reset flood: connection closed, source refused for a while',
+              );
+            },
+          },
+        },
       },
     );
     this.http = new HttpHandler({
@@ -234,7 +254,9 @@ export class Agent {
                 this.legacy!.handle(socket);
               },
       },
+      penalised: (source) => this.penalties.has(source, Date.now()),
       onReject: (reason) => {
+        if (reason === 'penalised') this.security.counters.countInbound('penalised');
         this.metrics.connectionRejected(reason);
         this.log.debug({ reason }, 'connection rejected');
       },

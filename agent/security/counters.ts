@@ -25,6 +25,16 @@ export class SecurityCounters {
   readonly legacySource = { gossip: 0, announce: 0 };
   /** Membership updates dropped (a bad field, an incarnation over the cap), by reason. */
   readonly memberUpdate = { malformed: 0, incarnation: 0 };
+  /**
+   * gRPC streams and connections refused by the inbound budget
+   * (transport/grpc-inbound.ts), and connections refused from penalised sources, by reason.
+   */
+  readonly grpcInbound: Record<string, number> = {};
+
+  /** Counts one refusal of the inbound budget. */
+  countInbound(reason: string): void {
+    this.grpcInbound[reason] = (this.grpcInbound[reason] ?? 0) + 1;
+  }
 
   /** Every non-zero counter as "group.reason" → count (plus `extra`, e.g. record refusals). */
   snapshot(extra: Record<string, number> = {}): Record<string, number> {
@@ -40,6 +50,7 @@ export class SecurityCounters {
     add('admin', this.admin);
     add('legacy_source', this.legacySource);
     add('member_update', this.memberUpdate);
+    add('grpc_inbound', this.grpcInbound);
     if (this.overlayGossipRefused > 0)
       out['overlay_gossip.unauthenticated'] = this.overlayGossipRefused;
     if (this.plaintextRefused > 0) out['tls.plaintext_refused'] = this.plaintextRefused;

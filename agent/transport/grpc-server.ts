@@ -17,6 +17,8 @@ import { OverlayService } from '../../generated/btoverlay/v1/overlay.js';
 import { TorrentsService } from '../../generated/btoverlay/v1/torrents.js';
 import { PROTO_DIR } from '../paths.js';
 import { reportInternalErrors, type InternalErrorObserver } from './grpc-errors.js';
+import { GrpcInboundGuard, http2ServersOf, type GrpcGuardHooks } from './grpc-guard.js';
+import { DEFAULT_GRPC_INBOUND_LIMITS, type GrpcInboundLimits } from './grpc-inbound.js';
 
 /** The fully qualified names of the services, as health checks name them. */
 export const SERVICE_NAMES = [
@@ -70,6 +72,15 @@ export interface GrpcServerOptions {
   readonly tls?: ServerCredentials;
   /** Sees every error answered INTERNAL, with its stack (the agent logs and counts it). */
   readonly onInternalError?: InternalErrorObserver;
+  /**
+   * Bounds on unfinished request messages and stream resets (grpc-inbound.ts), and
+   * what to do with refusals. Without it nothing a remote buffers is bounded beyond
+   * `maxMessageBytes` per stream.
+   */
+  readonly inbound?: {
+    readonly limits?: GrpcInboundLimits;
+    readonly hooks: GrpcGuardHooks;
+  };
 }
 
 /** Service implementations to serve, keyed as in SERVICE_NAMES. */
@@ -88,6 +99,8 @@ export interface AgentGrpcServer {
   /** Takes TLS connections (first bytes put back); undefined without `tls`. */
   readonly tlsInjector: ConnectionInjector | undefined;
   readonly health: HealthImplementation;
+  /** The inbound budget's guard (undefined without `inbound`). */
+  readonly inbound: GrpcInboundGuard | undefined;
   /** Marks every service SERVING. */
   setServing(): void;
   /** Marks every service NOT_SERVING (shutdown begins). */
@@ -144,6 +157,15 @@ export function createGrpcServer(
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const tlsInjector =
     options.tls === undefined ? undefined : server.createConnectionInjector(options.tls);
+  const inbound =
+    options.inbound === undefined
+      ? undefined
+      : new GrpcInboundGuard(
+          options.inbound.limits ?? DEFAULT_GRPC_INBOUND_LIMITS,
+          options.inbound.hooks,
+        );
+  // Both injectors' HTTP/2 servers exist now: every session they make is watched.
+  inbound?.attach(http2ServersOf(server));
   const setAll = (s: 'SERVING' | 'NOT_SERVING'): void => {
     health.setStatus('', s);
     for (const name of SERVICE_NAMES) health.setStatus(name, s);
@@ -152,10 +174,12 @@ export function createGrpcServer(
     injector,
     tlsInjector,
     health,
+    inbound,
     setServing: () => setAll('SERVING'),
     setNotServing: () => setAll('NOT_SERVING'),
     shutdown: (graceMs) =>
       new Promise<void>((resolve) => {
+        inbound?.stop();
         const timer = setTimeout(() => {
           server.forceShutdown();
           injector.destroy();

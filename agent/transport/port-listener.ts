@@ -19,13 +19,20 @@ export interface PortListenerOptions {
   readonly handlers: Partial<Record<Exclude<SniffedProtocol, 'unknown'>, ConnectionHandler>>;
   /** Open connections per source, shared by every protocol; past its cap closed at accept. */
   readonly perSource?: ConnectionTable;
+  /** Sources refused for a while (caught abusing the port): closed at accept. */
+  readonly penalised?: (source: string) => boolean;
   /** Called with a reason for every connection closed before a handler took it. */
   readonly onReject?: (reason: PortRejectReason) => void;
 }
 
 /** Why the port listener closed a connection before any protocol handler saw it. */
 export type PortRejectReason =
-  'unknown_protocol' | 'no_handler' | 'sniff_timeout' | 'per_source_cap' | 'max_connections';
+  | 'unknown_protocol'
+  | 'no_handler'
+  | 'sniff_timeout'
+  | 'per_source_cap'
+  | 'max_connections'
+  | 'penalised';
 
 /** The source key of a socket: IPv4-mapped IPv6 (a dual-stack listener) as plain IPv4. */
 export function sourceOf(socket: Socket): string {
@@ -87,6 +94,11 @@ export class PortListener {
     // connection costs one accept and one close.
     const table = this.options.perSource;
     const source = sourceOf(socket);
+    if (this.options.penalised?.(source) === true) {
+      this.options.onReject?.('penalised');
+      socket.destroy();
+      return;
+    }
     if (table !== undefined && !table.tryOpen(source)) {
       this.options.onReject?.('per_source_cap');
       socket.destroy();

@@ -10,8 +10,10 @@ import { METRICS_PATH, metricsRoute } from './metrics/http-route.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
 import { processErrors, reportGrpcInternal } from './process-errors.js';
 import { Replica } from './replica.js';
+import { ResourceExhaustedError } from './errors.js';
 import { AgentSecurity, logClusterKey } from './security/agent-security.js';
-import { PenaltyBox } from './security/penalty.js';
+import { callerIp } from './security/grpc-caller.js';
+import { AbuseMonitor, type AbuseReason } from './security/abuse.js';
 import { serverCredentials } from './security/tls-credentials.js';
 import { Store } from './store/store.js';
 import { trackerRoutes } from './tracker/http-routes.js';
@@ -22,7 +24,7 @@ import { createGrpcServer, type AgentGrpcServer } from './transport/grpc-server.
 import { HttpHandler } from './transport/http-handler.js';
 import { createOverlayService } from './transport/overlay-service.js';
 import { ConnectionTable } from './transport/connection-limit.js';
-import { PortListener } from './transport/port-listener.js';
+import { PortListener, sourceKey } from './transport/port-listener.js';
 import { createTorrentsService } from './transport/torrents-service.js';
 import { TorrentManager } from './torrents/manager.js';
 import { TorrentStateDir } from './torrents/persist.js';
@@ -46,8 +48,8 @@ export class Agent {
   private readonly grpc: AgentGrpcServer;
   private readonly http: HttpHandler;
   private readonly listener: PortListener;
-  /** Sources caught abusing HTTP/2, refused at accept until their penalty ends. */
-  private readonly penalties = new PenaltyBox({ maxSources: 65_536 });
+  /** Strikes per source; expelled sources are refused at accept until their penalty ends. */
+  private readonly abuse = new AbuseMonitor();
   /** Membership and gossip (pure), and their binding to timers and gRPC. */
   private gossip: GossipNode | undefined;
   private driver: GossipDriver | undefined;
@@ -98,21 +100,35 @@ export class Agent {
           this.replica,
           { maxLookupLimit: config.maxLookupLimit, maxGossipBatch: config.maxGossipBatch },
           undefined,
-          this.security.overlayGuards(),
+          this.security.overlayGuards(
+            (key, addr) => this.replica.store.hostProviders(key, addr, this.replica.now()),
+            config.limits.maxProvidersPerHost,
+          ),
         ),
-        control: createControlService(this.replica, {
-          version: VERSION,
-          startedAt,
-          listenAddr: () => {
-            const a = this.listener.address();
-            return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+        control: createControlService(
+          this.replica,
+          {
+            version: VERSION,
+            startedAt,
+            listenAddr: () => {
+              const a = this.listener.address();
+              return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+            },
+            advertiseAddr: () => this.advertise,
+            membership: () => this.gossip?.membership,
+            publicKey: () => this.security.identity.publicKey,
+            securityRefusals: () => this.securityRefusals(),
+            clusterKeyId: () => this.security.clusterKeys?.primary.id ?? '',
           },
-          advertiseAddr: () => this.advertise,
-          membership: () => this.gossip?.membership,
-          publicKey: () => this.security.identity.publicKey,
-          securityRefusals: () => this.securityRefusals(),
-          clusterKeyId: () => this.security.clusterKeys?.primary.id ?? '',
-        }),
+          (call) => {
+            if (!this.security.allowStatus(callerIp(call))) {
+              throw new ResourceExhaustedError(
+                'status_rate_limit',
+                'too many Control calls from this address (--status-rate-limit)',
+              );
+            }
+          },
+        ),
         cluster: createClusterService(() => {
           const d = this.driver;
           if (d === undefined) return undefined;
@@ -144,13 +160,8 @@ export class Agent {
               if (this.log.isLevelEnabled('debug'))
                 this.log.debug({ reason, remote: source }, 'grpc stream refused');
             },
-            penalise: (source, ms) => {
-              this.penalties.penalise(source, Date.now(), ms);
-              this.log.warn(
-                { remote: source, penalty_ms: ms },
-                'HTTP/2 reset flood: connection closed, source refused for a while',
-              );
-            },
+            strike: (source, kind) =>
+              this.strike(source, kind === 'reset' ? 'rapid_reset' : 'repeated_refusals'),
           },
         },
       },
@@ -160,8 +171,23 @@ export class Agent {
       maxHeaderBytes: 16 * 1024,
       maxConnections: config.http.httpMaxConnections,
       onRequest: (route, status, seconds) => this.metrics.httpRequest(route, status, seconds),
+      trusted: (ip) => this.security.isTrustedSource(ip),
+      onBusy: () => this.metrics.connectionRejected('http_full'),
     });
-    this.http.route(METRICS_PATH, metricsRoute(this.metrics));
+    // Open to anyone, so rate-limited per source (--status-rate-limit); 429 past it.
+    // Outsiders share one render a second; trusted sources get a fresh one each time.
+    const metrics = metricsRoute(this.metrics, {
+      cacheMs: 1000,
+      fresh: (req) => this.security.isTrustedSource(req.socket.remoteAddress),
+    });
+    this.http.route(METRICS_PATH, (req, res) => {
+      if (this.security.allowStatus(req.socket.remoteAddress)) {
+        metrics(req, res);
+        return;
+      }
+      res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8' });
+      res.end('too many requests from this address (--status-rate-limit)\n');
+    });
     if (config.http.trackerEnabled) {
       const security = this.security;
       const tracker = (this.tracker = new Tracker(this.replica, config.http.tracker, {
@@ -170,6 +196,13 @@ export class Agent {
           const v = security.checkAnnounce('tracker', ip, addr);
           return v.ok ? undefined : v.message;
         },
+        refuseHostShare: (ip, key, addr) =>
+          security.checkHostShare(
+            'tracker',
+            ip,
+            () => this.replica.store.hostProviders(key, addr, this.replica.now()),
+            config.limits.maxProvidersPerHost,
+          ),
       }));
       for (const [path, route] of Object.entries(trackerRoutes(tracker, this.metrics.tracker))) {
         this.http.route(path, route);
@@ -254,13 +287,16 @@ export class Agent {
                 this.legacy!.handle(socket);
               },
       },
-      penalised: (source) => this.penalties.has(source, Date.now()),
+      penalised: (source) => this.abuse.isPenalised(source, Date.now()),
+      trusted: (source) => this.security.isTrustedSource(source),
       onReject: (reason) => {
-        if (reason === 'penalised') this.security.counters.countInbound('penalised');
+        if (reason === 'penalised') this.security.counters.abuse.penalised++;
         this.metrics.connectionRejected(reason);
         this.log.debug({ reason }, 'connection rejected');
       },
     });
+    // A request a per-source rate limit refuses is a strike against its source.
+    this.security.onRateLimited = (ip) => this.strike(sourceKey(ip), 'rate_limited');
     // Read at scrape time: nothing on the hot paths.
     this.metrics.setSources({
       storeStats: () => this.replica.store.stats(this.replica.now()),
@@ -450,6 +486,22 @@ export class Agent {
         'shutdown: not every own record withdrawn; the rest expire by TTL',
       );
     }
+  }
+
+  /**
+   * One strike against `source` (security/abuse.ts); the one that empties its
+   * bucket expels it: every connection it holds is closed, new ones are refused at
+   * accept for the penalty. Trusted sources take no strikes.
+   */
+  private strike(source: string, reason: AbuseReason): void {
+    if (source === '' || this.security.isTrustedSource(source)) return;
+    if (!this.abuse.strike(source, Date.now())) return;
+    this.security.counters.abuse[reason]++;
+    const closed = this.listener.destroySource(source);
+    this.log.warn(
+      { remote: source, reason, closed, penalty_ms: this.abuse.options.penaltyMs },
+      'source expelled: its connections closed, new ones refused for a while',
+    );
   }
 
   /** Security refusals, with the membership's incarnation-cap drops (swim.ts) merged in. */

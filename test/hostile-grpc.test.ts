@@ -69,8 +69,8 @@ async function defaultAgent(): Promise<{ agent: AgentProcess; client: AgentClien
       expect(p99).toBeLessThanOrEqual(100);
       const refused = (await client.status()).securityRefusals;
       // Caught, its connections closed, its source refused at accept.
-      expect(refused['grpc_inbound.rapid_reset']).toBeGreaterThanOrEqual(1);
-      expect(refused['grpc_inbound.penalised']).toBeGreaterThan(0);
+      expect(refused['abuse.rapid_reset']).toBeGreaterThanOrEqual(1);
+      expect(refused['abuse.penalised']).toBeGreaterThan(0);
       // A loopback client is never penalised: a new channel still works.
       const fresh = connect(`127.0.0.1:${agent.port}`);
       try {

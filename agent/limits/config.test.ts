@@ -17,6 +17,7 @@ describe('buildLimitsConfig', () => {
     expect(c.maxConnectionsPerSource).toBe(256);
     expect(c.maxRecords).toBe(defaultMaxRecords());
     expect(c.clusterRate).toEqual({ ratePerSec: 500, burst: 2000 });
+    expect(c.maxProvidersPerHost).toBe(8);
   });
 
   it('takes the flags and refuses bad ones naming the flag', () => {
@@ -25,12 +26,17 @@ describe('buildLimitsConfig', () => {
       maxRecords: '1000',
       clusterRateLimit: '60/min',
       clusterRateBurst: '5',
+      maxProvidersPerHost: '3',
     });
     expect(c).toEqual({
       maxConnectionsPerSource: 8,
       maxRecords: 1000,
       clusterRate: { ratePerSec: 1, burst: 5 },
+      maxProvidersPerHost: 3,
     });
+    expect(() => buildLimitsConfig({ maxProvidersPerHost: '0' })).toThrow(
+      /--max-providers-per-host/,
+    );
     expect(() => buildLimitsConfig({ maxRecords: '0' })).toThrow(/--max-records/);
     expect(() => buildLimitsConfig({ maxConnectionsPerSource: 'x' })).toThrow(ConfigError);
     expect(() => buildLimitsConfig({ clusterRateLimit: 'fast' })).toThrow(/--cluster-rate-limit/);

@@ -17,6 +17,11 @@ export interface LimitsConfig {
   readonly maxRecords: number;
   /** Per-source limit of Overlay.Gossip and Cluster.Exchange calls and cluster datagrams. */
   readonly clusterRate: Omit<RateLimitOptions, 'maxSources'>;
+  /**
+   * Ports one provider host (an IPv6 /64) may announce per info hash through an
+   * untrusted gRPC or tracker announce; past it new ones are refused.
+   */
+  readonly maxProvidersPerHost: number;
 }
 
 /** The flags as strings (all optional). */
@@ -25,6 +30,7 @@ export interface RawLimitFlags {
   maxRecords?: string;
   clusterRateLimit?: string;
   clusterRateBurst?: string;
+  maxProvidersPerHost?: string;
 }
 
 /**
@@ -34,12 +40,16 @@ export interface RawLimitFlags {
  * records per second travel in 5 000-record batches). 500/s sustained with a
  * burst of 2 000 is 50 times that, so no member is throttled, while one flooding
  * host is held to what the agent turns down cheaply. `maxRecords`: see
- * `defaultMaxRecords`.
+ * `defaultMaxRecords`. A BitTorrent client runs one listen port per torrent, a
+ * household or office behind one NAT address a few clients: 8 ports per host
+ * and info hash covers them, while one host can no longer fill a swarm's 1 000
+ * places (and every newest-first reply) by announcing port after port.
  */
 export const LIMIT_FLAG_DEFAULTS = {
   maxConnectionsPerSource: String(DEFAULT_MAX_CONNECTIONS_PER_SOURCE),
   clusterRateLimit: '500/s',
   clusterRateBurst: '2000',
+  maxProvidersPerHost: '8',
 } as const;
 
 /** Adds the bounds' flags to `btagent run`. */
@@ -72,6 +82,14 @@ export function addLimitFlags(cmd: Command): Command {
       new Option('--cluster-rate-burst <n>', 'Gossip/Exchange calls a source may make at once')
         .env('BTAGENT_CLUSTER_RATE_BURST')
         .default(d.clusterRateBurst),
+    )
+    .addOption(
+      new Option(
+        '--max-providers-per-host <n>',
+        'ports one host (an IPv6 /64) may announce per info hash from outside --trusted-sources',
+      )
+        .env('BTAGENT_MAX_PROVIDERS_PER_HOST')
+        .default(d.maxProvidersPerHost),
     );
 }
 
@@ -102,6 +120,11 @@ export function buildLimitsConfig(raw: RawLimitFlags): LimitsConfig {
       records === undefined || records === ''
         ? defaultMaxRecords()
         : bounded(records, '--max-records', 1_000_000_000),
+    maxProvidersPerHost: bounded(
+      raw.maxProvidersPerHost ?? d.maxProvidersPerHost,
+      '--max-providers-per-host',
+      1_000_000,
+    ),
     clusterRate: {
       ratePerSec,
       burst: bounded(

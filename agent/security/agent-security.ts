@@ -12,6 +12,7 @@ import { loadOrCreateClusterKey, type ClusterKeyFile } from './cluster-key-file.
 import type { ClusterKeyring } from './cluster-key.js';
 import type { SecurityConfig } from './config.js';
 import { SecurityCounters } from './counters.js';
+import { ResourceExhaustedError } from '../errors.js';
 import { UnauthenticatedError, PermissionDeniedError } from './errors.js';
 import { callerHasClientCert, callerIp } from './grpc-caller.js';
 import { ephemeralIdentity, loadOrCreateIdentity, type AgentIdentity } from './identity.js';
@@ -49,6 +50,15 @@ export class AgentSecurity {
   readonly trackerLimiter: RateLimiter;
   /** Per-source limit of Gossip/Exchange calls and cluster datagrams; undefined = none. */
   readonly clusterLimiter: RateLimiter | undefined;
+  /** Per-source limit of gRPC Announce calls. */
+  readonly announceLimiter: RateLimiter;
+  /** Per-source limit of /metrics and Control reads. */
+  readonly statusLimiter: RateLimiter;
+  /**
+   * Told of every request a per-source rate limit refused (legacy, tracker,
+   * announce, status): the agent counts it as a strike (security/abuse.ts).
+   */
+  onRateLimited: ((ip: string) => void) | undefined;
 
   constructor(
     readonly config: SecurityConfig,
@@ -94,6 +104,8 @@ export class AgentSecurity {
     for (const w of config.admin.warnings) log.warn(w);
     this.legacyLimiter = new RateLimiter(config.legacyRate);
     this.trackerLimiter = new RateLimiter(config.trackerRate);
+    this.announceLimiter = new RateLimiter(config.announceRate);
+    this.statusLimiter = new RateLimiter(config.statusRate);
     this.clusterLimiter =
       config.clusterRate === undefined ? undefined : new RateLimiter(config.clusterRate);
   }
@@ -113,6 +125,7 @@ export class AgentSecurity {
     if (this.isTrustedSource(ip)) return true;
     if (this.legacyLimiter.take(ip ?? '', this.clock())) return true;
     this.counters.rateLimited.legacy++;
+    this.onRateLimited?.(ip ?? '');
     return false;
   }
 
@@ -124,6 +137,28 @@ export class AgentSecurity {
     if (this.isTrustedSource(ip)) return true;
     if (this.trackerLimiter.take(ip ?? '', this.clock())) return true;
     this.counters.rateLimited.tracker++;
+    this.onRateLimited?.(ip ?? '');
+    return false;
+  }
+
+  /** Whether a gRPC Announce from `ip` may proceed (counted when not). */
+  allowAnnounce(ip: string | undefined): boolean {
+    if (this.isTrustedSource(ip)) return true;
+    if (this.announceLimiter.take(ip ?? '', this.clock())) return true;
+    this.counters.rateLimited.announce++;
+    this.onRateLimited?.(ip ?? '');
+    return false;
+  }
+
+  /**
+   * Whether a read of /metrics or Control.Status/Members/Digest from `ip` may
+   * proceed (counted when not): open to anyone, so bounded per source.
+   */
+  allowStatus(ip: string | undefined): boolean {
+    if (this.isTrustedSource(ip)) return true;
+    if (this.statusLimiter.take(ip ?? '', this.clock())) return true;
+    this.counters.rateLimited.status++;
+    this.onRateLimited?.(ip ?? '');
     return false;
   }
 
@@ -165,12 +200,56 @@ export class AgentSecurity {
     return v;
   }
 
-  /** Guards of the Overlay service: announce addresses, and no Overlay.Gossip when keyed. */
-  overlayGuards(): OverlayGuards {
+  /**
+   * The ports-per-host check for untrusted announces (counted when refused):
+   * `held(key, addr)` says how many other live ports `addr`'s host provides for
+   * `key`; at `max` a new one is refused. Undefined when allowed, else why not.
+   */
+  checkHostShare(
+    entry: 'grpc' | 'tracker',
+    ip: string | undefined,
+    count: () => number,
+    max: number,
+  ): string | undefined {
+    if (this.isTrustedSource(ip)) return undefined;
+    const n = count();
+    if (n < max) return undefined;
+    this.counters.hostLimit[entry]++;
+    return `this host already provides ${n} ports of this info hash (--max-providers-per-host ${max})`;
+  }
+
+  /**
+   * Guards of the Overlay service: announce rate, addresses and ports per host
+   * (`hostProviders`: the Store's count), and no Overlay.Gossip when keyed.
+   */
+  overlayGuards(
+    hostProviders?: (key: string, addr: string) => number,
+    maxProvidersPerHost = Infinity,
+  ): OverlayGuards {
     return {
-      announce: (addr: string, call: ServerUnaryCall<unknown, unknown>) => {
+      announce: (
+        addr: string,
+        call: ServerUnaryCall<unknown, unknown>,
+        key: string,
+        removed: boolean,
+      ) => {
+        if (!this.allowAnnounce(callerIp(call))) {
+          throw new ResourceExhaustedError(
+            'announce_rate_limit',
+            'too many Announce calls from this address (--announce-rate-limit)',
+          );
+        }
         const v = this.checkAnnounce('grpc', callerIp(call), addr, callerHasClientCert(call));
         if (!v.ok) throw new PermissionDeniedError(v.reason, v.message);
+        if (removed || hostProviders === undefined) return;
+        const refusal = this.checkHostShare(
+          'grpc',
+          callerIp(call),
+          () => hostProviders(key, addr),
+          maxProvidersPerHost,
+        );
+        if (refusal !== undefined)
+          throw new ResourceExhaustedError('max_providers_per_host', refusal);
       },
       gossip: (call: ServerUnaryCall<unknown, unknown>) => {
         if (!this.allowCluster('gossip', callerIp(call))) throw clusterRateLimitError();

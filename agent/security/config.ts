@@ -39,6 +39,10 @@ export interface SecurityConfig {
   /** Per-source limits of inbound legacy connections and tracker requests. */
   readonly legacyRate: RateLimitOptions;
   readonly trackerRate: RateLimitOptions;
+  /** Per-source limit of gRPC Announce calls (withdrawals included). */
+  readonly announceRate: RateLimitOptions;
+  /** Per-source limit of the operator reads open to all: /metrics, Control.Status/Members/Digest. */
+  readonly statusRate: RateLimitOptions;
   /** Who may call admin methods (--admin-sources, --admin-token-file, --admin-tls-ca). */
   readonly admin: AdminConfig;
   /** Per-source limit of Gossip/Exchange calls and cluster datagrams (agent/limits/config.ts). */
@@ -64,6 +68,10 @@ export interface RawSecurityFlags extends RawAdminFlags {
   legacyRateBurst?: string;
   trackerRateLimit?: string;
   trackerRateBurst?: string;
+  announceRateLimit?: string;
+  announceRateBurst?: string;
+  statusRateLimit?: string;
+  statusRateBurst?: string;
   rateLimitSources?: string;
 }
 
@@ -73,6 +81,13 @@ export interface RawSecurityFlags extends RawAdminFlags {
  * 2000 per address leaves honest legacy traffic alone (list busier legacy
  * nodes in --trusted-sources); BitTorrent clients announce to a tracker every
  * few minutes (BEP 3 `interval`), so 20/s with a burst of 100 is generous.
+ * gRPC Announce is what a tracker announce is, one torrent a call: 20/s with a
+ * burst of 200 lets a host (re)announce 200 torrents at once, and caps what one
+ * untrusted host can hold at burst + rate × TTL (1 900 records with the 90 s
+ * TTL, under 0.1 % of the default --max-records), so it cannot spend the budget
+ * everyone shares. /metrics and Control.Status/Members/Digest are read by a
+ * Prometheus every 15 s and by btctl (convergence --watch: once a second): 5/s
+ * with a burst of 20 is far above both, and keeps their cost per source small.
  */
 export const SECURITY_FLAG_DEFAULTS = {
   trustedSources: '127.0.0.0/8,::1',
@@ -86,6 +101,10 @@ export const SECURITY_FLAG_DEFAULTS = {
   legacyRateBurst: '2000',
   trackerRateLimit: '20/s',
   trackerRateBurst: '100',
+  announceRateLimit: '20/s',
+  announceRateBurst: '200',
+  statusRateLimit: '5/s',
+  statusRateBurst: '20',
   rateLimitSources: '65536',
 } as const;
 
@@ -197,6 +216,38 @@ export function addSecurityFlags(cmd: Command): Command {
     )
     .addOption(
       f(
+        '--announce-rate-limit <n/s>',
+        'gRPC Announce calls (withdrawals too) per second per source address',
+        'BTAGENT_ANNOUNCE_RATE_LIMIT',
+        d.announceRateLimit,
+      ),
+    )
+    .addOption(
+      f(
+        '--announce-rate-burst <n>',
+        'gRPC Announce calls a source may make at once',
+        'BTAGENT_ANNOUNCE_RATE_BURST',
+        d.announceRateBurst,
+      ),
+    )
+    .addOption(
+      f(
+        '--status-rate-limit <n/s>',
+        '/metrics scrapes and Control Status/Members/Digest calls per second per source address',
+        'BTAGENT_STATUS_RATE_LIMIT',
+        d.statusRateLimit,
+      ),
+    )
+    .addOption(
+      f(
+        '--status-rate-burst <n>',
+        '/metrics scrapes and Control calls a source may make at once',
+        'BTAGENT_STATUS_RATE_BURST',
+        d.statusRateBurst,
+      ),
+    )
+    .addOption(
+      f(
         '--rate-limit-sources <n>',
         'source addresses tracked per rate limit (least recent forgotten)',
         'BTAGENT_RATE_LIMIT_SOURCES',
@@ -303,6 +354,20 @@ export function buildSecurityConfig(raw: RawSecurityFlags): SecurityConfig {
     trackerRate: {
       ratePerSec: rate(raw.trackerRateLimit ?? d.trackerRateLimit, '--tracker-rate-limit'),
       burst: count(raw.trackerRateBurst ?? d.trackerRateBurst, '--tracker-rate-burst', 1_000_000),
+      maxSources,
+    },
+    announceRate: {
+      ratePerSec: rate(raw.announceRateLimit ?? d.announceRateLimit, '--announce-rate-limit'),
+      burst: count(
+        raw.announceRateBurst ?? d.announceRateBurst,
+        '--announce-rate-burst',
+        1_000_000,
+      ),
+      maxSources,
+    },
+    statusRate: {
+      ratePerSec: rate(raw.statusRateLimit ?? d.statusRateLimit, '--status-rate-limit'),
+      burst: count(raw.statusRateBurst ?? d.statusRateBurst, '--status-rate-burst', 1_000_000),
       maxSources,
     },
     admin: buildAdminConfig(raw, tls !== undefined),

@@ -15,8 +15,18 @@ export class SecurityCounters {
   overlayGossipRefused = 0;
   /** Announces refused by the address check, by entry point. */
   readonly foreignAddr = { grpc: 0, legacy: 0, tracker: 0 };
+  /** New providers refused past --max-providers-per-host, by entry point. */
+  readonly hostLimit = { grpc: 0, tracker: 0 };
   /** Requests refused by per-source rate limits, by endpoint. */
-  readonly rateLimited = { legacy: 0, tracker: 0, gossip: 0, exchange: 0, datagram: 0 };
+  readonly rateLimited = {
+    legacy: 0,
+    tracker: 0,
+    gossip: 0,
+    exchange: 0,
+    datagram: 0,
+    announce: 0,
+    status: 0,
+  };
   /** Plaintext gRPC connections closed because TLS is required. */
   plaintextRefused = 0;
   /** Admin-method calls refused (admin-interceptor.ts), by reason. */
@@ -25,11 +35,13 @@ export class SecurityCounters {
   readonly legacySource = { gossip: 0, announce: 0 };
   /** Membership updates dropped (a bad field, an incarnation over the cap), by reason. */
   readonly memberUpdate = { malformed: 0, incarnation: 0 };
-  /**
-   * gRPC streams and connections refused by the inbound budget
-   * (transport/grpc-inbound.ts), and connections refused from penalised sources, by reason.
-   */
+  /** gRPC streams refused by the inbound budget (transport/grpc-inbound.ts), by reason. */
   readonly grpcInbound: Record<string, number> = {};
+  /**
+   * Sources expelled for too many strikes (security/abuse.ts), by the kind of the
+   * last one, and `penalised`: connections refused at accept while expelled.
+   */
+  readonly abuse = { rapid_reset: 0, repeated_refusals: 0, rate_limited: 0, penalised: 0 };
 
   /** Counts one refusal of the inbound budget. */
   countInbound(reason: string): void {
@@ -45,12 +57,14 @@ export class SecurityCounters {
     add('cluster_auth', this.clusterAuth);
     add('cluster_auth_reply', this.clusterAuthReply);
     add('foreign_addr', this.foreignAddr);
+    add('host_limit', this.hostLimit);
     add('rate_limited', this.rateLimited);
     add('record', extra);
     add('admin', this.admin);
     add('legacy_source', this.legacySource);
     add('member_update', this.memberUpdate);
     add('grpc_inbound', this.grpcInbound);
+    add('abuse', this.abuse);
     if (this.overlayGossipRefused > 0)
       out['overlay_gossip.unauthenticated'] = this.overlayGossipRefused;
     if (this.plaintextRefused > 0) out['tls.plaintext_refused'] = this.plaintextRefused;

@@ -29,6 +29,8 @@ export const TRACKER_FAILURES = [
   'rate_limited',
   /** An `ip` parameter naming another host, refused by the announce address check. */
   'foreign_addr',
+  /** The announcing host already provides --max-providers-per-host ports of this torrent. */
+  'host_limit',
 ] as const;
 
 /** One of TRACKER_FAILURES. */

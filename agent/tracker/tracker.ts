@@ -65,6 +65,8 @@ export interface TrackerGuard {
   allow(ip: string): boolean;
   /** Undefined when `ip` may announce `addr`, else why not. */
   refuseAddr(ip: string, addr: string): string | undefined;
+  /** Undefined when `ip` may add `addr` to `infoHash`'s providers (ports per host), else why not. */
+  refuseHostShare?(ip: string, infoHash: string, addr: string): string | undefined;
 }
 
 /** What one request did: the reply body, and labels for metrics. */
@@ -182,6 +184,10 @@ export class Tracker {
     if (host !== observedIp && this.guard !== undefined) {
       const refusal = this.guard.refuseAddr(observedIp, addr);
       if (refusal !== undefined) throw new TrackerRequestError('foreign_addr', refusal);
+    }
+    if (req.event !== 'stopped' && this.guard?.refuseHostShare !== undefined) {
+      const refusal = this.guard.refuseHostShare(observedIp, req.infoHash, addr);
+      if (refusal !== undefined) throw new TrackerRequestError('host_limit', refusal);
     }
     try {
       if (!this.isRepeat(req, addr)) {

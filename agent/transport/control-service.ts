@@ -1,3 +1,4 @@
+import type { ServerUnaryCall } from '@grpc/grpc-js';
 import type {
   ControlServer,
   DigestRequest,
@@ -24,10 +25,21 @@ export interface AgentIdentity {
   readonly clusterKeyId?: () => string;
 }
 
+/**
+ * Checks every Control call passes first (agent/security/: a per-source rate
+ * limit, since these reads are open to anyone); throws a typed error to refuse.
+ */
+export type ControlGuard = (call: ServerUnaryCall<unknown, unknown>) => void;
+
 /** The Control gRPC service: read-only queries for operators and `btctl`. */
-export function createControlService(replica: Replica, identity: AgentIdentity): ControlServer {
+export function createControlService(
+  replica: Replica,
+  identity: AgentIdentity,
+  guard: ControlGuard = () => undefined,
+): ControlServer {
   return {
-    status: unary((): StatusResponse => {
+    status: unary((_req: unknown, call): StatusResponse => {
+      guard(call);
       const now = replica.now();
       const stats = replica.store.stats(now);
       return {
@@ -49,7 +61,13 @@ export function createControlService(replica: Replica, identity: AgentIdentity):
         clusterAuth: identity.clusterKeyId?.() ? 'keyed' : 'unauthenticated',
       };
     }),
-    members: unary(() => membersReply(identity.membership?.(), replica.nodeId)),
-    digest: unary((req: DigestRequest) => digestReply(replica, req)),
+    members: unary((_req: unknown, call) => {
+      guard(call);
+      return membersReply(identity.membership?.(), replica.nodeId);
+    }),
+    digest: unary((req: DigestRequest, call) => {
+      guard(call);
+      return digestReply(replica, req);
+    }),
   };
 }

@@ -13,15 +13,20 @@ import {
   type GrpcInboundRefusal,
   type InboundConnection,
 } from './grpc-inbound.js';
+import { sourceKey } from './port-listener.js';
 
 /** What the guard asks of the agent. */
 export interface GrpcGuardHooks {
-  /** Whether a source address is trusted (--trusted-sources): its own pool, never penalised. */
+  /** Whether a source address is trusted (--trusted-sources): its own pool. */
   readonly isTrusted: (source: string) => boolean;
-  /** Every refusal, with its reason and source. */
+  /** Every stream refused by the budget, with its reason and source. */
   readonly onRefuse: (reason: GrpcInboundRefusal, source: string) => void;
-  /** A source out of strikes: its new connections are refused for `ms`. */
-  readonly penalise: (source: string, ms: number) => void;
+  /**
+   * A strike against a source (security/abuse.ts): a stream it reset or abandoned
+   * before its answer (`reset`), or one this guard refused (`refused`). The agent
+   * expels a source that takes too many.
+   */
+  readonly strike: (source: string, kind: 'reset' | 'refused') => void;
   readonly clock?: () => number;
 }
 
@@ -54,24 +59,17 @@ export function http2ServersOf(server: Server): (Http2Server | Http2SecureServer
   return [...(map as Map<Http2Server | Http2SecureServer, unknown>).keys()];
 }
 
-/** The source key of an address: IPv4-mapped IPv6 as plain IPv4 (as the port listener keys it). */
-function sourceKey(ip: string | undefined): string {
-  const a = ip ?? '';
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}
-
 /**
  * Binds InboundBudget to the gRPC server's HTTP/2 sessions: counts the bytes of
  * each stream's unfinished message as they arrive (beside grpc-js, which buffers
  * them), resets a stream with ENHANCE_YOUR_CALM (clients report
  * RESOURCE_EXHAUSTED) when a bound would be passed or its message is late, and
- * closes a connection that resets streams faster than its budget allows.
+ * reports each such refusal, and each stream a client resets unanswered, as a
+ * strike against its source.
  */
 export class GrpcInboundGuard {
   readonly budget: InboundBudget;
   private readonly watched = new Set<Watched>();
-  /** Open sessions by source, to close them all when the source runs out of strikes. */
-  private readonly sessions = new Map<string, Set<ServerHttp2Session>>();
   private readonly clock: () => number;
   private readonly timer: NodeJS.Timeout;
 
@@ -102,19 +100,12 @@ export class GrpcInboundGuard {
 
   private onSession(session: ServerHttp2Session): void {
     const source = sourceKey(session.socket?.remoteAddress);
-    const conn = this.budget.open(source, this.hooks.isTrusted(source), this.clock());
+    const conn = this.budget.open(source, this.hooks.isTrusted(source));
     // Registered after Node's own listener, which hands the stream to grpc-js
     // first: grpc-js has attached its reader and paused the stream, so this
     // listener only watches the chunks grpc-js reads.
     session.on('stream', (stream: ServerHttp2Stream) => this.onStream(session, conn, stream));
-    let set = this.sessions.get(source);
-    if (set === undefined) this.sessions.set(source, (set = new Set()));
-    set.add(session);
-    session.once('close', () => {
-      this.budget.close(conn);
-      set.delete(session);
-      if (set.size === 0 && this.sessions.get(source) === set) this.sessions.delete(source);
-    });
+    session.once('close', () => this.budget.close(conn));
   }
 
   private onStream(
@@ -159,25 +150,7 @@ export class GrpcInboundGuard {
     this.watched.delete(w);
     this.hooks.onRefuse(reason, w.conn.source);
     if (!w.stream.destroyed) w.stream.close(constants.NGHTTP2_ENHANCE_YOUR_CALM);
-    if (!this.budget.strike(w.conn, this.clock())) this.expel(w.conn, 'repeated_refusals');
-  }
-
-  /**
-   * Closes every connection of a source out of strikes (GOAWAY ENHANCE_YOUR_CALM)
-   * and has it refused at accept for the penalty.
-   */
-  private expel(conn: InboundConnection, reason: GrpcInboundRefusal): void {
-    this.hooks.onRefuse(reason, conn.source);
-    this.hooks.penalise(conn.source, this.limits.abusePenaltyMs);
-    for (const session of this.sessions.get(conn.source) ?? []) {
-      if (session.destroyed) continue;
-      try {
-        session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
-      } catch {
-        // Already closing: destroyed below all the same.
-      }
-      session.destroy();
-    }
+    this.hooks.strike(w.conn.source, 'refused');
   }
 
   private onClose(w: Watched): void {
@@ -191,7 +164,7 @@ export class GrpcInboundGuard {
     // client gone, a shutdown) are not counted.
     const aborted = w.stream.aborted || w.stream.rstCode !== constants.NGHTTP2_NO_ERROR;
     if (w.refused || !aborted || w.session.destroyed || w.session.closed) return;
-    if (!this.budget.strike(w.conn, this.clock())) this.expel(w.conn, 'rapid_reset');
+    this.hooks.strike(w.conn.source, 'reset');
   }
 
   /** Resets streams whose request did not start, or whose message did not finish, in time. */

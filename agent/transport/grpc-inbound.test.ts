@@ -59,25 +59,23 @@ describe('InboundBudget', () => {
     maxUnfinishedBytesPerSource: 15 * MiB,
     maxUnfinishedBytesUntrusted: 20 * MiB,
     maxUnfinishedBytesTrusted: 12 * MiB,
-    strikeBurst: 3,
-    strikeRatePerSec: 1,
   };
 
   it('refuses past the connection, source and agent bounds, taking nothing then', () => {
     const b = new InboundBudget(limits);
-    const a1 = b.open('198.18.0.2', false, 0);
-    const a2 = b.open('198.18.0.2', false, 0);
+    const a1 = b.open('198.18.0.2', false);
+    const a2 = b.open('198.18.0.2', false);
     expect(b.charge(a1, 10 * MiB)).toBeUndefined();
     expect(b.charge(a1, 1)).toBe('connection_budget');
     expect(b.charge(a2, 6 * MiB)).toBe('source_budget');
     expect(b.charge(a2, 5 * MiB)).toBeUndefined();
     expect(b.heldBy('198.18.0.2')).toBe(15 * MiB);
-    const other = b.open('198.18.0.3', false, 0);
+    const other = b.open('198.18.0.3', false);
     expect(b.charge(other, 6 * MiB)).toBe('agent_budget');
     expect(b.charge(other, 5 * MiB)).toBeUndefined();
     expect(b.held.untrusted).toBe(20 * MiB);
     // Trusted sources have their own pool: an untrusted flood leaves it whole.
-    const lo = b.open('127.0.0.1', true, 0);
+    const lo = b.open('127.0.0.1', true);
     expect(b.charge(lo, 10 * MiB)).toBeUndefined();
     expect(b.held.trusted).toBe(10 * MiB);
     b.release(a1, 10 * MiB);
@@ -86,24 +84,9 @@ describe('InboundBudget', () => {
 
   it('gives back what a closed connection held, and forgets the source with its last connection', () => {
     const b = new InboundBudget(limits);
-    const c = b.open('198.18.0.2', false, 0);
+    const c = b.open('198.18.0.2', false);
     b.charge(c, 4 * MiB);
     b.close(c);
     expect(b.held).toEqual({ untrusted: 0, trusted: 0, sources: 0 });
-  });
-
-  it('counts strikes per source: spreading them over connections gains nothing', () => {
-    const b = new InboundBudget(limits);
-    const c1 = b.open('198.18.0.2', false, 0);
-    const c2 = b.open('198.18.0.2', false, 0);
-    expect([b.strike(c1, 0), b.strike(c2, 0), b.strike(c1, 0)]).toEqual([true, true, true]);
-    expect(b.strike(c2, 0)).toBe(false);
-    // One token a second refills.
-    expect(b.strike(c2, 1000)).toBe(true);
-    expect(b.strike(c1, 1000)).toBe(false);
-    // Another source has its own bucket; trusted sources take no strikes.
-    expect(b.strike(b.open('198.18.0.3', false, 0), 1000)).toBe(true);
-    const lo = b.open('127.0.0.1', true, 0);
-    for (let i = 0; i < 10; i++) expect(b.strike(lo, 0)).toBe(true);
   });
 });

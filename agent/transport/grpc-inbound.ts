@@ -1,11 +1,11 @@
 /**
- * What a remote may make the gRPC server hold or compute before a call runs
- * (pure: no sockets, no clock of its own). grpc-js buffers a request message
- * until its last byte arrives, whatever HTTP/2 flow control says, so the bytes of
- * unfinished messages are bounded here per connection, per source and per agent;
- * and a connection that resets streams faster than any client does (HTTP/2
- * rapid reset, CVE-2023-44487) is caught by a token bucket. grpc-guard.ts binds
- * these to the HTTP/2 sessions. docs/security.md §8 lists each bound's reason.
+ * What a remote may make the gRPC server hold before a call runs (pure: no
+ * sockets, no clock of its own). grpc-js buffers a request message until its
+ * last byte arrives, whatever HTTP/2 flow control says, so the bytes of
+ * unfinished messages are bounded here per connection, per source and per
+ * agent. grpc-guard.ts binds this to the HTTP/2 sessions, and reports streams
+ * reset by clients (HTTP/2 rapid reset, CVE-2023-44487) as strikes against
+ * their source (security/abuse.ts). docs/security.md §9 gives each bound's reason.
  */
 
 /** Bounds of inbound gRPC traffic; DEFAULT_GRPC_INBOUND_LIMITS has every value. */
@@ -23,15 +23,6 @@ export interface GrpcInboundLimits {
    * message must complete within this time of its first byte, ms.
    */
   readonly messageDeadlineMs: number;
-  /**
-   * Strikes one untrusted source may take at once: a stream it reset or abandoned
-   * before its answer, or one refused by a bound above.
-   */
-  readonly strikeBurst: number;
-  /** Strikes per second a source may sustain. */
-  readonly strikeRatePerSec: number;
-  /** A source out of strikes loses every connection and is refused this long, ms. */
-  readonly abusePenaltyMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -43,12 +34,7 @@ const MiB = 1024 * 1024;
  * at most 32 MiB however many streams and connections it opens. All untrusted
  * sources together hold at most 256 MiB, trusted ones (loopback) have their own
  * 256 MiB. 30 s lets a 4 MiB message cross a 1 Mbit/s link; a request that has
- * not finished by then is an attack or a dead client. A client cancels a call
- * when its deadline passes: a few a second at most, so a burst of 200 strikes
- * and 20/s sustained never trips on one, while a rapid-reset flood (thousands a
- * second) or a source refused again and again by the bounds is stopped within
- * its first 200 streams; its connections are then closed and it is refused for
- * a minute, so coming back costs it more than it costs the agent.
+ * not finished by then is an attack or a dead client.
  */
 export const DEFAULT_GRPC_INBOUND_LIMITS: GrpcInboundLimits = Object.freeze({
   maxUnfinishedBytesPerConnection: 16 * MiB,
@@ -56,29 +42,21 @@ export const DEFAULT_GRPC_INBOUND_LIMITS: GrpcInboundLimits = Object.freeze({
   maxUnfinishedBytesUntrusted: 256 * MiB,
   maxUnfinishedBytesTrusted: 256 * MiB,
   messageDeadlineMs: 30_000,
-  strikeBurst: 200,
-  strikeRatePerSec: 20,
-  abusePenaltyMs: 60_000,
 });
 
-/** Why a stream or a connection was refused (counted as `grpc_inbound.<reason>`). */
+/** Why a stream was refused (counted as `grpc_inbound.<reason>`). */
 export const GRPC_INBOUND_REFUSALS = [
   'connection_budget',
   'source_budget',
   'agent_budget',
   'message_deadline',
-  'rapid_reset',
-  'repeated_refusals',
-  'penalised',
 ] as const;
 export type GrpcInboundRefusal = (typeof GRPC_INBOUND_REFUSALS)[number];
 
-/** What one source holds: its connections, their unfinished bytes, its reset budget. */
+/** What one source holds: its connections and their unfinished bytes. */
 interface SourceAccount {
   connections: number;
   held: number;
-  strikes: number;
-  strikesAt: number;
 }
 
 /** One connection's share of the budget. */
@@ -91,9 +69,9 @@ export interface InboundConnection {
 
 /**
  * Bytes of unfinished messages, accounted per connection, per source and per pool
- * (trusted / untrusted), and streams reset per source. `charge` refuses past any
- * bound and changes nothing then. A source is known while it has a connection
- * open, so the table is bounded by the port's connections.
+ * (trusted / untrusted). `charge` refuses past any bound and changes nothing
+ * then. A source is known while it has a connection open, so the table is
+ * bounded by the port's connections.
  */
 export class InboundBudget {
   private readonly sources = new Map<string, SourceAccount>();
@@ -103,10 +81,10 @@ export class InboundBudget {
   constructor(readonly limits: GrpcInboundLimits) {}
 
   /** A new connection's account. Call `close` once when it closes. */
-  open(source: string, trusted: boolean, now: number): InboundConnection {
+  open(source: string, trusted: boolean): InboundConnection {
     let a = this.sources.get(source);
     if (a === undefined) {
-      a = { connections: 0, held: 0, strikes: this.limits.strikeBurst, strikesAt: now };
+      a = { connections: 0, held: 0 };
       this.sources.set(source, a);
     }
     a.connections++;
@@ -148,25 +126,6 @@ export class InboundBudget {
     else this.untrusted -= n;
     const a = this.sources.get(c.source);
     if (a !== undefined) a.held -= n;
-  }
-
-  /**
-   * Counts one strike against `c`'s source at `now` (a token bucket per source, so
-   * spreading streams over connections gains nothing); false once the source has
-   * none left (its connections should then be closed). Trusted sources take none.
-   */
-  strike(c: InboundConnection, now: number): boolean {
-    const l = this.limits;
-    const a = this.sources.get(c.source);
-    if (a === undefined || c.trusted) return true;
-    a.strikes = Math.min(
-      l.strikeBurst,
-      a.strikes + (Math.max(0, now - a.strikesAt) * l.strikeRatePerSec) / 1000,
-    );
-    a.strikesAt = now;
-    if (a.strikes < 1) return false;
-    a.strikes -= 1;
-    return true;
   }
 
   /** Unfinished bytes held now by untrusted and trusted sources, and how many sources are known. */

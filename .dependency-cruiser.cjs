@@ -24,8 +24,6 @@ const PURE = [
 const KNOWN_FOLDER_CYCLES = [
   ['agent/gossip', 'agent/transport'], // gossip/driver.ts is wire code; transport/cluster-convert reads gossip's messages
   ['agent/transport', 'agent/gossip'],
-  ['agent/security', 'agent/transport'], // agent-security names transport's types; admin-interceptor maps errors there
-  ['agent/transport', 'agent/security'],
 ];
 
 /** The no-folder-cycles rules: one per folder with known cycles (exempting those), one for the rest. */

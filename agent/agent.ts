@@ -18,6 +18,7 @@ import { serverCredentials } from './security/tls-credentials.js';
 import { Store } from './store/store.js';
 import { trackerRoutes } from './tracker/http-routes.js';
 import { Tracker } from './tracker/tracker.js';
+import { adminInterceptor } from './transport/admin-interceptor.js';
 import { createClusterService } from './transport/cluster-service.js';
 import { createControlService } from './transport/control-service.js';
 import { createGrpcServer, type AgentGrpcServer } from './transport/grpc-server.js';
@@ -146,7 +147,10 @@ export class Agent {
       {
         maxMessageBytes: config.maxMessageBytes,
         // Metrics first (outermost), so the admin gate's refusals are timed and counted too.
-        interceptors: [this.metrics.grpcInterceptor, this.security.adminInterceptor()],
+        interceptors: [
+          this.metrics.grpcInterceptor,
+          adminInterceptor(this.security.adminPolicy(), this.security.onAdminRefused),
+        ],
         tls:
           config.security.tls === undefined
             ? undefined

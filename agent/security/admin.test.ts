@@ -19,7 +19,7 @@ import {
   type AdminOptions,
   type AdminRefusal,
 } from './admin.js';
-import { adminInterceptor } from './admin-interceptor.js';
+import { adminInterceptor } from '../transport/admin-interceptor.js';
 import { SourceSet } from './sources.js';
 
 const TOKEN = 'a'.repeat(20) + 'b'.repeat(20);

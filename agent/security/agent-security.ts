@@ -1,19 +1,19 @@
-import type { ServerInterceptor, ServerUnaryCall } from '@grpc/grpc-js';
+import type { ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ReplicaSecurity } from '../replica.js';
-import type { ClusterPeerSecurity } from '../transport/cluster-client.js';
-import { clusterRateLimitError, type ClusterServiceAuth } from '../transport/cluster-service.js';
-import type { OverlayGuards } from '../transport/overlay-service.js';
-import { AdminPolicy } from './admin.js';
-import { adminInterceptor } from './admin-interceptor.js';
+import { AdminPolicy, type AdminRefusal } from './admin.js';
 import { checkAnnounceAddr, type AnnounceVerdict } from './announce-addr.js';
-import { ClusterAuthenticator, DEFAULT_CLUSTER_AUTH_OPTIONS } from './cluster-auth.js';
+import {
+  ClusterAuthenticator,
+  DEFAULT_CLUSTER_AUTH_OPTIONS,
+  type ClusterAuthRefusal,
+} from './cluster-auth.js';
 import { loadOrCreateClusterKey, type ClusterKeyFile } from './cluster-key-file.js';
 import type { ClusterKeyring } from './cluster-key.js';
 import type { SecurityConfig } from './config.js';
 import { SecurityCounters } from './counters.js';
 import { ResourceExhaustedError } from '../errors.js';
-import { UnauthenticatedError, PermissionDeniedError } from './errors.js';
+import { clusterRateLimitError, UnauthenticatedError, PermissionDeniedError } from './errors.js';
 import { callerHasClientCert, callerIp } from './grpc-caller.js';
 import { ephemeralIdentity, loadOrCreateIdentity, type AgentIdentity } from './identity.js';
 import { RateLimiter } from './rate-limit.js';
@@ -220,12 +220,15 @@ export class AgentSecurity {
 
   /**
    * Guards of the Overlay service: announce rate, addresses and ports per host
-   * (`hostProviders`: the Store's count), and no Overlay.Gossip when keyed.
+   * (`hostProviders`: the Store's count), and no Overlay.Gossip when keyed. The
+   * shapes returned here and below are declared by the transport code that uses
+   * them (OverlayGuards, ClusterServiceAuth, ClusterPeerSecurity), which checks
+   * them where the agent hands them over: security imports nothing of transport.
    */
   overlayGuards(
     hostProviders?: (key: string, addr: string) => number,
     maxProvidersPerHost = Infinity,
-  ): OverlayGuards {
+  ) {
     return {
       announce: (
         addr: string,
@@ -264,12 +267,12 @@ export class AgentSecurity {
   }
 
   /** The Cluster service's authentication. */
-  clusterService(): ClusterServiceAuth {
+  clusterService() {
     return {
       auth: this.auth,
       clock: this.clock,
-      allow: (ip) => this.allowCluster('exchange', ip),
-      onRefuse: (reason, peer) => {
+      allow: (ip: string | undefined) => this.allowCluster('exchange', ip),
+      onRefuse: (reason: ClusterAuthRefusal, peer: string) => {
         this.counters.clusterAuth[reason]++;
         this.log.debug({ reason, peer }, 'cluster exchange refused');
       },
@@ -277,31 +280,34 @@ export class AgentSecurity {
   }
 
   /** Outbound cluster calls' key and TLS. */
-  peerSecurity(): ClusterPeerSecurity {
+  peerSecurity() {
     return {
       auth: this.auth,
       tls: this.config.tls,
       clock: this.clock,
-      onRefusedReply: (reason, peer) => {
+      onRefusedReply: (reason: ClusterAuthRefusal, peer: string) => {
         this.counters.clusterAuthReply[reason]++;
         this.log.debug({ reason, peer }, 'cluster reply refused');
       },
-      onRefusedDatagram: (reason, peer) => {
+      onRefusedDatagram: (reason: ClusterAuthRefusal, peer: string) => {
         this.counters.clusterAuth[reason]++;
         this.log.debug({ reason, peer }, 'cluster datagram refused');
       },
-      allowDatagram: (ip) => this.allowCluster('datagram', ip),
+      allowDatagram: (ip: string) => this.allowCluster('datagram', ip),
     };
   }
 
-  /** The admin plane's gate, for the gRPC server's interceptor list (after metrics). */
-  adminInterceptor(): ServerInterceptor {
-    return adminInterceptor(new AdminPolicy(this.config.admin), (reason, ip, path) => {
-      this.counters.admin[reason]++;
-      if (this.log.isLevelEnabled('debug'))
-        this.log.debug({ reason, remote: ip, method: path }, 'admin call refused');
-    });
+  /** Who may call admin methods (for the gRPC server's admin interceptor). */
+  adminPolicy(): AdminPolicy {
+    return new AdminPolicy(this.config.admin);
   }
+
+  /** Counts (and at debug, logs) an admin call the interceptor refused. */
+  readonly onAdminRefused = (reason: AdminRefusal, ip: string | undefined, path: string): void => {
+    this.counters.admin[reason]++;
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug({ reason, remote: ip, method: path }, 'admin call refused');
+  };
 
   /** Every non-zero refusal counter, "group.reason" → count. */
   refusals(): Record<string, number> {

@@ -4,8 +4,7 @@ import type {
   ExchangeResponse,
 } from '../../generated/btoverlay/v1/cluster.js';
 import type { ClusterMessage } from '../../generated/btoverlay/v1/cluster.js';
-import { ResourceExhaustedError } from '../errors.js';
-import { UnauthenticatedError } from '../security/errors.js';
+import { clusterRateLimitError, UnauthenticatedError } from '../security/errors.js';
 import { callerIp } from '../security/grpc-caller.js';
 import type { ClusterAuthenticator, ClusterAuthRefusal } from '../security/cluster-auth.js';
 import { openBatch, sealBatch } from './cluster-seal.js';
@@ -20,14 +19,6 @@ export interface ClusterServiceAuth {
   readonly onRefuse: (reason: ClusterAuthRefusal, peer: string) => void;
   /** Per-source rate limit, asked before anything is opened (false: RESOURCE_EXHAUSTED). */
   readonly allow?: (ip: string | undefined) => boolean;
-}
-
-/** What a caller past its per-source Gossip/Exchange rate gets (RESOURCE_EXHAUSTED). */
-export function clusterRateLimitError(): ResourceExhaustedError {
-  return new ResourceExhaustedError(
-    'cluster_rate_limit',
-    'too many Gossip/Exchange calls from this address (--cluster-rate-limit)',
-  );
 }
 
 /** Something that handles a batch of cluster messages and returns the replies to the caller. */

@@ -1,7 +1,7 @@
 import { ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
-import { toServiceError } from '../transport/grpc-status.js';
-import { isAdminMethod, type AdminPolicy, type AdminRefusal } from './admin.js';
-import { callerIp } from './grpc-caller.js';
+import { toServiceError } from './grpc-status.js';
+import { isAdminMethod, type AdminPolicy, type AdminRefusal } from '../security/admin.js';
+import { callerIp } from '../security/grpc-caller.js';
 
 /** Sees every refused admin call: why, from where, which method. */
 export type AdminRefusalObserver = (

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -24,3 +25,18 @@ export const PACKAGE_ROOT: string = (() => {
 
 /** The folder of the .proto contract. */
 export const PROTO_DIR = join(PACKAGE_ROOT, 'proto');
+
+/**
+ * The default data directory: `$XDG_DATA_HOME/btoverlay`, else `~/.local/share/btoverlay`
+ * (XDG Base Directory Specification), so state survives restarts and is per user.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env['XDG_DATA_HOME'];
+  const base = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'share');
+  return join(base, 'btoverlay');
+}
+
+/** The absolute data dir of `--data-dir` (text as given), or the default one. */
+export function resolveDataDir(text: string | undefined): string {
+  return resolve(text?.trim() ? text.trim() : defaultDataDir());
+}

@@ -2,7 +2,7 @@ import { infoHashKey, type InfoHashKey } from '../store/infohash.js';
 import type { MemberUpdate } from '../membership/types.js';
 import type { Envelope, Outbound, SyncBody } from './messages.js';
 import { DEFAULT_GOSSIP_OPTIONS, type GossipNode, type GossipOptions } from './node.js';
-import { Net } from './test-net.js';
+import { Net } from '../../test/support/gossip-net.js';
 
 const key = (n: number): InfoHashKey => infoHashKey(Buffer.alloc(20, n));
 const has = (node: GossipNode, k: InfoHashKey, addr: string): boolean =>

@@ -3,7 +3,7 @@ import type { ProviderRecord } from '../store/record.js';
 import type { Outbound, SyncBody } from './messages.js';
 import type { GossipNode } from './node.js';
 import { RepairBudget, bucketsFor } from './repair.js';
-import { Net } from './test-net.js';
+import { Net } from '../../test/support/gossip-net.js';
 
 /**
  * Anti-entropy version 2 (issue 17): only differing records travel, exchanges

@@ -7,7 +7,7 @@ import {
   type AdminConfig,
   type RawAdminFlags,
 } from './admin-config.js';
-import { resolveDataDir } from '../torrents/config.js';
+import { resolveDataDir } from '../paths.js';
 import { ClusterKeyError, parseClusterKeys, type ClusterKeyring } from './cluster-key.js';
 import { parseRate, type RateLimitOptions } from './rate-limit.js';
 import { SourceSet } from './sources.js';

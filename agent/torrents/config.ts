@@ -3,10 +3,10 @@
  * port, and the host announced to the overlay. Kept beside the feature (like gossip's)
  * so the shared config only composes it.
  */
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ConfigError, InvalidArgumentError } from '../errors.js';
+import { resolveDataDir } from '../paths.js';
 import { parseAddr } from '../store/record.js';
 
 /** The validated torrent settings of one agent. */
@@ -33,21 +33,6 @@ export interface RawTorrentFlags {
   maxTorrents?: string;
   downloadRoot?: string;
   allowAnySaveDir?: boolean;
-}
-
-/**
- * The default data directory: `$XDG_DATA_HOME/btoverlay`, else `~/.local/share/btoverlay`
- * (XDG Base Directory Specification), so state survives restarts and is per user.
- */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env['XDG_DATA_HOME'];
-  const base = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.local', 'share');
-  return join(base, 'btoverlay');
-}
-
-/** The absolute data dir of `--data-dir` (text as given), or the default one. */
-export function resolveDataDir(text: string | undefined): string {
-  return resolve(text?.trim() ? text.trim() : defaultDataDir());
 }
 
 /** Defaults of the flags, shown in `btagent run --help`. */

@@ -1,8 +1,8 @@
-import { Replica } from '../replica.js';
-import type { InfoHashKey } from '../store/infohash.js';
-import { Store } from '../store/store.js';
-import type { Outbound } from './messages.js';
-import { DEFAULT_GOSSIP_OPTIONS, GossipNode, type GossipOptions } from './node.js';
+import { Replica } from '../../agent/replica.js';
+import type { InfoHashKey } from '../../agent/store/infohash.js';
+import { Store } from '../../agent/store/store.js';
+import type { Outbound } from '../../agent/gossip/messages.js';
+import { DEFAULT_GOSSIP_OPTIONS, GossipNode, type GossipOptions } from '../../agent/gossip/node.js';
 
 /**
  * The gossip state machine driven directly, in virtual time, with a network that

@@ -22,10 +22,7 @@ import {
   type RawSecurityFlags,
   type SecurityConfig,
 } from './security/config.js';
-
-/** Log levels pino understands. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import { LOG_LEVELS, type LogLevel } from './log.js';
 
 /** The validated configuration of one agent. Every field has a documented default. */
 export interface AgentConfig {

@@ -1,5 +1,8 @@
 import { pino, type Logger } from 'pino';
-import type { LogLevel } from './config.js';
+
+/** Log levels pino understands. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * The agent's JSON logger (one line per event on stdout), tagged with its node id.

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Agent } from './agent.js';
-import { buildConfig, FLAG_DEFAULTS, LOG_LEVELS, type RawAgentFlags } from './config.js';
+import { buildConfig, FLAG_DEFAULTS, type RawAgentFlags } from './config.js';
+import { LOG_LEVELS } from './log.js';
 import { addClusterFlags } from './gossip/config.js';
 import { DataDirLockedError } from './fs/lock.js';
 import { ConfigError } from './errors.js';

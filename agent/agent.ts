@@ -10,9 +10,7 @@ import { METRICS_PATH, metricsRoute } from './metrics/http-route.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics/metrics.js';
 import { processErrors, reportGrpcInternal } from './process-errors.js';
 import { Replica } from './replica.js';
-import { ResourceExhaustedError } from './errors.js';
 import { AgentSecurity, logClusterKey } from './security/agent-security.js';
-import { callerIp } from './security/grpc-caller.js';
 import { AbuseMonitor, type AbuseReason } from './security/abuse.js';
 import { serverCredentials } from './security/tls-credentials.js';
 import { Store } from './store/store.js';
@@ -121,14 +119,7 @@ export class Agent {
             securityRefusals: () => this.securityRefusals(),
             clusterKeyId: () => this.security.clusterKeys?.primary.id ?? '',
           },
-          (call) => {
-            if (!this.security.allowStatus(callerIp(call))) {
-              throw new ResourceExhaustedError(
-                'status_rate_limit',
-                'too many Control calls from this address (--status-rate-limit)',
-              );
-            }
-          },
+          this.security.statusGuard(),
         ),
         cluster: createClusterService(() => {
           const d = this.driver;

@@ -122,11 +122,7 @@ export class AgentSecurity {
 
   /** Whether a new legacy connection from `ip` may proceed (counted when not). */
   allowLegacy(ip: string | undefined): boolean {
-    if (this.isTrustedSource(ip)) return true;
-    if (this.legacyLimiter.take(ip ?? '', this.clock())) return true;
-    this.counters.rateLimited.legacy++;
-    this.onRateLimited?.(ip ?? '');
-    return false;
+    return this.admit(this.legacyLimiter, 'legacy', ip);
   }
 
   /**
@@ -134,20 +130,28 @@ export class AgentSecurity {
    * tracker answers a refusal with a BEP 3 `failure reason`.
    */
   allowTracker(ip: string | undefined): boolean {
+    return this.admit(this.trackerLimiter, 'tracker', ip);
+  }
+
+  /**
+   * One request from `ip` through a per-source limit: trusted sources pass; a
+   * refusal is counted as `rate_limited.<kind>` and told to `onRateLimited`.
+   */
+  private admit(
+    limiter: RateLimiter,
+    kind: 'legacy' | 'tracker' | 'announce' | 'status',
+    ip: string | undefined,
+  ): boolean {
     if (this.isTrustedSource(ip)) return true;
-    if (this.trackerLimiter.take(ip ?? '', this.clock())) return true;
-    this.counters.rateLimited.tracker++;
+    if (limiter.take(ip ?? '', this.clock())) return true;
+    this.counters.rateLimited[kind]++;
     this.onRateLimited?.(ip ?? '');
     return false;
   }
 
   /** Whether a gRPC Announce from `ip` may proceed (counted when not). */
   allowAnnounce(ip: string | undefined): boolean {
-    if (this.isTrustedSource(ip)) return true;
-    if (this.announceLimiter.take(ip ?? '', this.clock())) return true;
-    this.counters.rateLimited.announce++;
-    this.onRateLimited?.(ip ?? '');
-    return false;
+    return this.admit(this.announceLimiter, 'announce', ip);
   }
 
   /**
@@ -155,11 +159,7 @@ export class AgentSecurity {
    * proceed (counted when not): open to anyone, so bounded per source.
    */
   allowStatus(ip: string | undefined): boolean {
-    if (this.isTrustedSource(ip)) return true;
-    if (this.statusLimiter.take(ip ?? '', this.clock())) return true;
-    this.counters.rateLimited.status++;
-    this.onRateLimited?.(ip ?? '');
-    return false;
+    return this.admit(this.statusLimiter, 'status', ip);
   }
 
   /**
@@ -263,6 +263,20 @@ export class AgentSecurity {
           'this cluster is keyed: agents replicate through Cluster.Exchange only',
         );
       },
+    };
+  }
+
+  /**
+   * The check every Control call passes first: Status, Members and Digest are open
+   * to anyone, so they are rate-limited per source (--status-rate-limit).
+   */
+  statusGuard(): (call: ServerUnaryCall<unknown, unknown>) => void {
+    return (call) => {
+      if (this.allowStatus(callerIp(call))) return;
+      throw new ResourceExhaustedError(
+        'status_rate_limit',
+        'too many Control calls from this address (--status-rate-limit)',
+      );
     };
   }
 

@@ -93,11 +93,6 @@ export class GrpcInboundGuard {
     clearInterval(this.timer);
   }
 
-  /** Streams with an unfinished or unstarted request now. */
-  get streams(): number {
-    return this.watched.size;
-  }
-
   private onSession(session: ServerHttp2Session): void {
     const source = sourceKey(session.socket?.remoteAddress);
     const conn = this.budget.open(source, this.hooks.isTrusted(source));

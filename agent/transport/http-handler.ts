@@ -35,7 +35,7 @@ export interface HttpHandlerOptions {
   /** Connections kept for trusted sources. Default DEFAULT_HTTP_TRUSTED_RESERVE. */
   readonly reservedForTrusted?: number;
   /** Called for every connection answered 503 because the endpoint was full. */
-  readonly onBusy?: (trusted: boolean) => void;
+  readonly onBusy?: () => void;
 }
 
 /**
@@ -138,7 +138,7 @@ export class HttpHandler {
         ? this.maxConnections
         : this.maxConnections - reserve;
     if (this.sockets.size >= cap) {
-      this.options.onBusy?.(trusted);
+      this.options.onBusy?.();
       // Read and drop what comes so the peer's FIN is seen; cut it if it never sends one.
       socket.resume();
       socket.setTimeout(1000, () => socket.destroy());

